@@ -1,0 +1,36 @@
+# The README's two commands: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck unit clean services
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+## make demo: set up and run the main job (synthetic fleet -> embedded chDB)
+demo: $(VENV)/.installed
+	$(BIN)/gpufleet demo
+
+## services the tests start themselves need their binaries (Mosquitto from Debian)
+services:
+	@bash scripts/install-test-services
+
+## make test: set up with test dependencies, lint, type-check, run the whole suite
+test: $(VENV)/.installed-test services
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) gpufleet-data .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,85 @@
+"""The collector agent: every interval, sample the source and publish the frame.
+
+Events (XIDs, GPUs lost) are published from the source's callback as they happen, not at
+the next tick. The agent keeps its own schedule: when a tick takes longer than the
+interval it does not try to catch up with a burst, it starts the next one on time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from collectors.base import Source
+from gpufleet.frame import GpuFrame
+from gpufleet.schema import GpuEvent, GpuInventory
+
+
+class Publisher(Protocol):
+    """What the agent needs from a transport (pipeline.transport.Transport has it)."""
+
+    def publish_samples(self, frame: GpuFrame) -> None: ...
+
+    def publish_events(self, events: Sequence[GpuEvent]) -> None: ...
+
+    def publish_inventory(self, inventory: Sequence[GpuInventory]) -> None: ...
+
+
+@dataclass(slots=True)
+class AgentStats:
+    ticks: int = 0
+    rows: int = 0
+    events: int = 0
+    late_ticks: int = 0  # ticks that started after their slot because the last one overran
+
+
+class Agent:
+    """Runs `source` on a fixed schedule.
+
+    Args:
+        interval_s: fleet seconds between samples (the timestamp step).
+        speed: how much faster than real time to run; 0 means as fast as possible.
+    """
+
+    def __init__(self, source: Source, publisher: Publisher, interval_s: float = 1.0, speed: float = 1.0) -> None:
+        self.source = source
+        self.publisher = publisher
+        self.interval_s = interval_s
+        self.speed = speed
+        self.stats = AgentStats()
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _on_event(self, event: GpuEvent) -> None:
+        self.stats.events += 1
+        self.publisher.publish_events([event])
+
+    def run(self, ticks: int | None, start_ms: int) -> AgentStats:
+        """Publish inventory, then `ticks` samples (forever when None) from `start_ms`."""
+        self.source.open(self._on_event)
+        try:
+            self.publisher.publish_inventory(self.source.inventory())
+            wall_step_s = self.interval_s / self.speed if self.speed > 0 else 0.0
+            next_wall = time.monotonic()
+            tick = 0
+            while (ticks is None or tick < ticks) and not self._stop.is_set():
+                frame = self.source.sample(start_ms + round(tick * self.interval_s * 1000))
+                self.publisher.publish_samples(frame)
+                self.stats.ticks += 1
+                self.stats.rows += len(frame)
+                tick += 1
+                next_wall += wall_step_s
+                delay = next_wall - time.monotonic()
+                if delay > 0:
+                    self._stop.wait(delay)
+                elif wall_step_s:
+                    self.stats.late_ticks += 1
+                    next_wall = time.monotonic()
+        finally:
+            self.source.close()
+        return self.stats

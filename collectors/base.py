@@ -1,0 +1,89 @@
+"""The `Source` seam: where samples are born (NVML on a real node, or the synthetic fleet).
+
+A source covers one node (NVML, `collect --source synthetic`) or many (the synthetic fleet
+behind `demo` and `emit`). The agent asks it for one frame per tick and gives it a callback
+for events, so XIDs reach the transport when they happen rather than at the next tick.
+Sources are picked by name from `SOURCES`; each factory imports its module lazily, so a
+node without NVML can still run the synthetic source.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from gpufleet.errors import ConfigError
+from gpufleet.frame import GpuFrame
+from gpufleet.schema import GpuEvent, GpuInventory
+
+EventCallback = Callable[[GpuEvent], None]
+
+
+class Source(Protocol):
+    """Produces GPU samples, inventory and events.
+
+    `open()` may raise `SourceUnavailable` (no driver, no devices). `sample()` never raises
+    for a single failed metric: that metric is null in the frame. `close()` is safe to call
+    before `open()` and more than once. Events may be delivered from another thread.
+    """
+
+    def open(self, on_event: EventCallback) -> None: ...
+
+    def inventory(self) -> list[GpuInventory]: ...
+
+    def sample(self, ts_ms: int) -> GpuFrame: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """What any source may need; each kind reads the fields it uses."""
+
+    kind: str = "synthetic"
+    gpus: int = 8
+    seed: int = 0
+    scenario: str = "none"
+    start_ms: int | None = None
+    interval_s: float = 1.0
+    run_s: float = 3600.0
+    cluster: str = "colossus"
+    first_node: int = 0
+    topology: dict[str, str] | None = None  # labels for a real node: cluster/hall/row/rack/node
+    nvml_module: str = "pynvml"  # tests put the NVML double here (collectors.nvml.double)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFactory:
+    kind: str
+    module: str  # module with `create(config: SourceConfig) -> Source`
+    summary: str
+
+    def create(self, config: SourceConfig) -> Source:
+        module = importlib.import_module(self.module)
+        source: Source = module.create(config)
+        return source
+
+
+def _registry(*factories: SourceFactory) -> dict[str, SourceFactory]:
+    registry: dict[str, SourceFactory] = {}
+    for factory in factories:
+        if factory.kind in registry:
+            raise ValueError(f"duplicate source kind {factory.kind!r}")
+        registry[factory.kind] = factory
+    return registry
+
+
+SOURCES = _registry(
+    SourceFactory("synthetic", "collectors.synthetic.source", "simulated H100/H200 fleet"),
+    SourceFactory("nvml", "collectors.nvml.source", "this node's GPUs through NVML (nvidia-ml-py)"),
+)
+
+
+def create_source(config: SourceConfig) -> Source:
+    factory = SOURCES.get(config.kind)
+    if factory is None:
+        raise ConfigError(f"unknown source {config.kind!r}: use one of {', '.join(SOURCES)}")
+    return factory.create(config)

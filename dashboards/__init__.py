@@ -1,0 +1,1 @@
+"""Dashboards, datasource and alert rules as code (issue 6); reads only `storage.queries`."""

@@ -1,0 +1,48 @@
+"""A transport that writes wire messages as JSON lines to a text stream.
+
+`gpufleet collect` without a broker uses it: one `NodeSample` per node and tick, events
+and inventory as they come, each line a complete message of the wire schema.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TextIO
+
+from gpufleet.frame import GpuFrame, node_samples_from_frame
+from gpufleet.schema import GpuEvent, GpuInventory
+
+
+class JsonLinesTransport:
+    """Publishes to `stream`; each kind of message can be switched off."""
+
+    def __init__(self, stream: TextIO, *, samples: bool = True, events: bool = True, inventory: bool = True) -> None:
+        self.stream = stream
+        self._kinds = {"samples": samples, "events": events, "inventory": inventory}
+        self._lock = threading.Lock()  # events arrive from the source's thread
+
+    def _write(self, lines: list[str]) -> None:
+        if lines:
+            with self._lock:
+                self.stream.write("\n".join(lines) + "\n")
+                self.stream.flush()
+
+    def publish_samples(self, frame: GpuFrame) -> None:
+        if self._kinds["samples"]:
+            self._write([m.model_dump_json() for m in node_samples_from_frame(frame)])
+
+    def publish_events(self, events: Sequence[GpuEvent]) -> None:
+        if self._kinds["events"]:
+            self._write([e.model_dump_json() for e in events])
+
+    def publish_inventory(self, inventory: Sequence[GpuInventory]) -> None:
+        if self._kinds["inventory"]:
+            self._write([i.model_dump_json() for i in inventory])
+
+    def flush(self, timeout_s: float) -> None:
+        with self._lock:
+            self.stream.flush()
+
+    def close(self) -> None:
+        self.flush(0)

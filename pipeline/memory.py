@@ -1,0 +1,144 @@
+"""The in-process transport: a bounded queue between the agent thread and ingest.
+
+It keeps the embedded mode broker-less while behaving like a log: entries get increasing
+offsets, a delivery covers a fixed offset range, and an entry leaves the queue only when
+ingest commits it. When the queue is full, publishing blocks: the fleet slows down rather
+than losing samples.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gpufleet.frame import GpuFrame, check_frame
+from gpufleet.schema import GpuEvent, GpuInventory
+from pipeline.transport import Delivery
+from storage.base import DeadLetter
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    offset: int
+    published_at_s: float
+    samples: GpuFrame | None = None
+    events: Sequence[GpuEvent] = ()
+    inventory: Sequence[GpuInventory] = ()
+
+
+class MemoryBroker:
+    """A single-partition log in memory, shared by one publisher and one subscriber.
+
+    Args:
+        max_pending_rows: publishing blocks while more GPU rows than this are uncommitted.
+        max_batch_rows: a delivery stops adding entries once it holds this many rows.
+    """
+
+    def __init__(self, max_pending_rows: int = 2_000_000, max_batch_rows: int = 200_000) -> None:
+        self.max_pending_rows = max_pending_rows
+        self.max_batch_rows = max_batch_rows
+        self.run_id = uuid.uuid4().hex[:12]  # tokens from another run never collide
+        self._log: deque[_Entry] = deque()
+        self._offsets = itertools.count()
+        self._pending_rows = 0
+        self._read_upto = 0  # entries handed out but not committed stay in _log
+        self._cond = threading.Condition()
+        self._closed = False
+
+    # ---- Transport ------------------------------------------------------------------
+    def publish_samples(self, frame: GpuFrame) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._pending_rows < self.max_pending_rows or self._closed)
+            self._append(_Entry(next(self._offsets), time.time(), samples=frame))
+            self._pending_rows += len(frame)
+
+    def publish_events(self, events: Sequence[GpuEvent]) -> None:
+        if events:
+            with self._cond:
+                self._append(_Entry(next(self._offsets), time.time(), events=tuple(events)))
+
+    def publish_inventory(self, inventory: Sequence[GpuInventory]) -> None:
+        if inventory:
+            with self._cond:
+                self._append(_Entry(next(self._offsets), time.time(), inventory=tuple(inventory)))
+
+    def _append(self, entry: _Entry) -> None:
+        self._log.append(entry)
+        self._cond.notify_all()
+
+    def flush(self, timeout_s: float) -> None:
+        """Wait until ingest has committed everything published (or the timeout)."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._log or self._closed, timeout=timeout_s)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    # ---- Subscription ---------------------------------------------------------------
+    def poll(self, timeout_s: float) -> Delivery | None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self._log) > self._read_upto, timeout=timeout_s):
+                return None
+            batch = self._take_batch()
+        return _deliver(batch, self.run_id)
+
+    def _take_batch(self) -> list[_Entry]:
+        batch: list[_Entry] = []
+        rows = 0
+        for entry in itertools.islice(self._log, self._read_upto, None):
+            batch.append(entry)
+            rows += len(entry.samples) if entry.samples is not None else 0
+            if rows >= self.max_batch_rows:
+                break
+        self._read_upto += len(batch)
+        return batch
+
+    def commit(self, delivery: Delivery) -> None:
+        last = delivery.position
+        with self._cond:
+            while self._log and self._log[0].offset <= last:  # type: ignore[operator]
+                entry = self._log.popleft()
+                self._read_upto -= 1
+                self._pending_rows -= len(entry.samples) if entry.samples is not None else 0
+            self._cond.notify_all()
+
+    def rewind(self) -> None:
+        """Hand out uncommitted entries again (what a restarted consumer would see)."""
+        with self._cond:
+            self._read_upto = 0
+
+    @property
+    def pending_rows(self) -> int:
+        return self._pending_rows
+
+    @property
+    def backlog(self) -> int:
+        """Entries published and not yet committed."""
+        return len(self._log)
+
+
+def _deliver(batch: list[_Entry], run_id: str) -> Delivery:
+    frames = [e.samples for e in batch if e.samples is not None]
+    samples, rejected = check_frame(GpuFrame.concat(frames))
+    first, last = batch[0].offset, batch[-1].offset
+    dead = [
+        DeadLetter(source=f"memory@{first}-{last}", reason=r.reason, payload=f"node={r.node} ts_ms={r.ts_ms}", node=r.node)
+        for r in rejected
+    ]
+    return Delivery(
+        samples=samples,
+        events=[e for entry in batch for e in entry.events],
+        inventory=[i for entry in batch for i in entry.inventory],
+        dead_letters=dead,
+        token=f"memory:{run_id}:{first}-{last}",
+        position=last,
+        messages=len(batch),
+        published_at_s=batch[0].published_at_s,
+    )

@@ -1,0 +1,143 @@
+"""ClickHouse through clickhouse-connect, embedded (chDB) or server, chosen by DSN.
+
+`chdb://PATH` runs the engine in this process on PATH (relative paths are resolved; the
+data dir is locked so a second process gets a clear error); `chdb://memory` keeps nothing.
+`http(s)://user:password@host:8123/database` talks to a server. Samples go in as one
+Native block per batch (`storage.native`); events, inventory and dead letters, which are
+few, through clickhouse-connect's own column-oriented insert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import clickhouse_connect
+from clickhouse_connect.datatypes.format import set_write_format
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.binding import quote_identifier
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+from gpufleet.errors import ConfigError, StoreError, TransientError
+from gpufleet.frame import GpuFrame
+from gpufleet.schema import GpuEvent, GpuInventory
+from storage.base import DeadLetter, QueryResult
+from storage.datadir import lock_data_dir
+from storage.native import encode_frame, frame_column_names
+
+SAMPLES_TABLE = "gpu_samples"
+EVENT_COLUMNS = ("ts", "cluster", "hall", "row", "rack", "node", "gpu_index", "uuid", "kind", "xid", "severity", "detail")
+INVENTORY_COLUMNS = (
+    "ts", "cluster", "hall", "row", "rack", "node", "gpu_index", "uuid", "serial", "model", "pci_bus_id",
+    "driver_version", "cuda_version", "vbios_version", "mem_total_mib", "power_limit_default_mw",
+    "power_limit_min_mw", "power_limit_max_mw", "temp_shutdown_c", "temp_slowdown_c", "temp_gpu_max_c",
+    "temp_mem_max_c", "mig_mode",
+)  # fmt: skip
+_INSERT_SETTINGS = {"async_insert": 0}
+# Timestamps travel as epoch-ms ints end to end (numpy datetime64 is not accepted).
+set_write_format("DateTime64", "int")
+
+
+def connect(dsn: str) -> Client:
+    """A clickhouse-connect client for `dsn`; `ConfigError` for a DSN it cannot use.
+
+    For chDB, `?database=NAME` selects (and creates) a database inside the data path, so
+    that one process, which can open only one path, can still keep data sets apart.
+    """
+    parsed = urlparse(dsn)
+    if parsed.scheme == "chdb":
+        database = parse_qs(parsed.query).get("database", [None])[0]
+        location = parsed.netloc + parsed.path
+        if parsed.netloc == "memory" or location in ("", ":memory:"):
+            return _wrap(lambda: clickhouse_connect.get_client(dsn="chdb://memory"))
+        path = str(lock_data_dir(Path(location)))
+        if database:
+            _wrap(lambda: clickhouse_connect.get_client(interface="chdb", path=path)).command(
+                f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}"
+            )
+        return _wrap(lambda: clickhouse_connect.get_client(interface="chdb", path=path, database=database))
+    if parsed.scheme in ("http", "https"):
+        return _wrap(lambda: clickhouse_connect.get_client(dsn=dsn, compress="lz4"))
+    raise ConfigError(f"unsupported store DSN {dsn!r}: use chdb://PATH or http(s)://host:8123")
+
+
+def _wrap(make: Any) -> Client:
+    try:
+        client: Client = make()
+    except OperationalError as exc:
+        raise TransientError(f"store unreachable: {exc}") from exc
+    except DatabaseError as exc:
+        raise StoreError(f"store refused the connection: {exc}") from exc
+    return client
+
+
+class ClickHouseStore:
+    """The `Store` for ClickHouse; also runs DDL for `storage.migrations`."""
+
+    def __init__(self, client: Client, dsn: str = "") -> None:
+        self.client = client
+        self.dsn = dsn
+
+    @classmethod
+    def open(cls, dsn: str) -> ClickHouseStore:
+        return cls(connect(dsn), dsn)
+
+    def insert_samples(self, frame: GpuFrame, dedup_token: str) -> int:
+        if not len(frame):
+            return 0
+        # clickhouse-connect takes a generator of bytes; each column is copied once, here
+        block = (bytes(part) for part in encode_frame(frame))
+        settings = {**_INSERT_SETTINGS, "insert_deduplication_token": dedup_token}
+        self._call(self.client.raw_insert, SAMPLES_TABLE, frame_column_names(), block, settings=settings, fmt="Native")
+        return len(frame)
+
+    def insert_events(self, events: Sequence[GpuEvent], dedup_token: str) -> int:
+        rows = [
+            (e.ts_ms, e.cluster, e.hall, e.row, e.rack, e.node, e.gpu_index, e.uuid, e.kind, e.xid, e.severity, e.detail)
+            for e in events
+        ]
+        return self._insert_rows("gpu_events", EVENT_COLUMNS, rows, dedup_token)
+
+    def insert_inventory(self, inventory: Sequence[GpuInventory], dedup_token: str) -> int:
+        rows = [tuple(getattr(i, c) if c != "ts" else i.ts_ms for c in INVENTORY_COLUMNS) for i in inventory]
+        return self._insert_rows("gpu_inventory", INVENTORY_COLUMNS, rows, dedup_token)
+
+    def insert_dead_letters(self, letters: Sequence[DeadLetter], dedup_token: str) -> int:
+        rows = [
+            (d.source, d.reason, d.node, d.payload.decode("utf-8", "replace") if isinstance(d.payload, bytes) else d.payload)
+            for d in letters
+        ]
+        return self._insert_rows("dead_letters", ("source", "reason", "node", "payload"), rows, dedup_token)
+
+    def _insert_rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str) -> int:
+        if not rows:
+            return 0
+        settings = {**_INSERT_SETTINGS, "insert_deduplication_token": token}
+        self._call(self.client.insert, table, rows, column_names=list(columns), settings=settings)
+        return len(rows)
+
+    def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> QueryResult:
+        result = self._call(self.client.query, sql, parameters=dict(parameters or {}))
+        return QueryResult(list(result.column_names), [tuple(r) for r in result.result_rows])
+
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None, settings: dict[str, Any] | None = None) -> Any:
+        return self._call(self.client.command, sql, parameters=dict(parameters or {}), settings=settings)
+
+    def close(self) -> None:
+        self.client.close()
+
+    @staticmethod
+    def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except OperationalError as exc:
+            raise TransientError(f"store unreachable: {exc}") from exc
+        except DatabaseError as exc:
+            raise StoreError(_first_line(str(exc))) from exc
+
+
+def _first_line(message: str) -> str:
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return " ".join(lines[:2])[:600] if lines else "store error"

@@ -1,0 +1,55 @@
+"""Shared fixtures.
+
+chDB opens one data path per process, so the whole test session shares one path and each
+test that stores data gets its own database inside it (`store_dsn`). Commands that open
+their own data dir run as subprocesses (`run_cli`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storage.clickhouse import ClickHouseStore
+from storage.migrations import migrate
+
+REPO = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def store_dsn(chdb_path: Path) -> str:
+    return f"chdb://{chdb_path}?database=t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def store(store_dsn: str) -> Iterator[ClickHouseStore]:
+    s = ClickHouseStore.open(store_dsn)
+    migrate(s)
+    yield s
+    s.command(f"DROP DATABASE IF EXISTS {store_dsn.rsplit('=', 1)[1]}")
+    s.close()
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout_s: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`gpufleet ARGS` in a fresh process (its own chDB path), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "gpufleet", *args],
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
