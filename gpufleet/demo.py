@@ -52,7 +52,7 @@ class DemoResult:
     end_ms: int
     agent: AgentStats
     ingest: IngestStats
-    wall_s: float
+    wall_s: float  # first tick to last commit: the pipeline's own time, without setup and summary
     summary: dict[str, Any] = field(default_factory=dict)
 
 

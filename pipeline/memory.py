@@ -39,7 +39,7 @@ class MemoryBroker:
         max_batch_rows: a delivery stops adding entries once it holds this many rows.
     """
 
-    def __init__(self, max_pending_rows: int = 2_000_000, max_batch_rows: int = 200_000) -> None:
+    def __init__(self, max_pending_rows: int = 2_000_000, max_batch_rows: int = 500_000) -> None:
         self.max_pending_rows = max_pending_rows
         self.max_batch_rows = max_batch_rows
         self.run_id = uuid.uuid4().hex[:12]  # tokens from another run never collide

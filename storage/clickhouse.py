@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlparse
 
 import clickhouse_connect
 from clickhouse_connect.datatypes.format import set_write_format
-from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.binding import quote_identifier
+from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from gpufleet.errors import ConfigError, StoreError, TransientError
@@ -101,8 +101,13 @@ class ClickHouseStore:
         return self._insert_rows("gpu_events", EVENT_COLUMNS, rows, dedup_token)
 
     def insert_inventory(self, inventory: Sequence[GpuInventory], dedup_token: str) -> int:
-        rows = [tuple(getattr(i, c) if c != "ts" else i.ts_ms for c in INVENTORY_COLUMNS) for i in inventory]
-        return self._insert_rows("gpu_inventory", INVENTORY_COLUMNS, rows, dedup_token)
+        if not inventory:
+            return 0
+        columns = [[i.ts_ms for i in inventory], *([getattr(i, c) for i in inventory] for c in INVENTORY_COLUMNS[1:])]
+        settings = {**_INSERT_SETTINGS, "insert_deduplication_token": dedup_token}
+        names = list(INVENTORY_COLUMNS)
+        self._call(self.client.insert, "gpu_inventory", columns, column_names=names, column_oriented=True, settings=settings)
+        return len(inventory)
 
     def insert_dead_letters(self, letters: Sequence[DeadLetter], dedup_token: str) -> int:
         rows = [

@@ -53,6 +53,24 @@ def _strings(values: Sequence[str]) -> bytes:
     return b"".join(_string(v) for v in values)
 
 
+_encoded_dictionaries: dict[int, tuple[list[str], bytes]] = {}
+
+
+def _dictionary(values: list[str]) -> bytes:
+    """The dictionary strings, encoded; cached per list because a fleet's frames share one.
+
+    Categorical value lists are never mutated once built, so the identity check is enough.
+    """
+    cached = _encoded_dictionaries.get(id(values))
+    if cached is not None and cached[0] is values:
+        return cached[1]
+    encoded = _strings(values)
+    if len(_encoded_dictionaries) >= 64:
+        _encoded_dictionaries.clear()
+    _encoded_dictionaries[id(values)] = (values, encoded)
+    return encoded
+
+
 def _low_cardinality(column: Categorical) -> tuple[Buffer, ...]:
     """A LowCardinality(String) column: the dictionary, then one index per row.
 
@@ -64,7 +82,7 @@ def _low_cardinality(column: Categorical) -> tuple[Buffer, ...]:
     dtype = ("u1", "<u2", "<u4")[index_type]
     header = np.array([_LC_FLAGS | index_type, len(keys)], dtype="<u8").tobytes()
     rows = np.array([len(column.codes)], dtype="<u8").tobytes()
-    return header, _strings(keys), rows, _buffer(index, dtype)
+    return header, _dictionary(keys), rows, _buffer(index, dtype)
 
 
 Buffer = bytes | memoryview

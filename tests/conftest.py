@@ -42,7 +42,9 @@ def store(store_dsn: str) -> Iterator[ClickHouseStore]:
     s.close()
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout_s: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout_s: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`gpufleet ARGS` in a fresh process (its own chDB path), output captured."""
     return subprocess.run(
         [sys.executable, "-m", "gpufleet", *args],

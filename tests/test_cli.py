@@ -79,14 +79,33 @@ def test_demo_then_sql_db_and_named_queries(tmp_path: Path) -> None:
     parsed = list(csv.DictReader(io.StringIO(rows.stdout)))
     assert int(parsed[0]["n"]) == summary["totals"]["gpu_rows"] and int(parsed[0]["gpus"]) == 128
 
-    bound = run_cli("sql", *store, "--format", "json", "--param", "n=node-00003",
-                    "SELECT DISTINCT node FROM gpu_samples WHERE node = {n:String}")
+    bound = run_cli(
+        "sql",
+        *store,
+        "--format",
+        "json",
+        "--param",
+        "n=node-00003",
+        "SELECT DISTINCT node FROM gpu_samples WHERE node = {n:String}",
+    )
     assert json.loads(bound.stdout) == [{"node": "node-00003"}]
 
     listing = run_cli("sql", "--list")
     assert "hottest_gpus" in listing.stdout and "fleet_power" in listing.stdout
-    hottest = run_cli("sql", *store, "--query", "hottest_gpus", "--format", "json", "--param", "from_ms=0",
-                      "--param", "to_ms=99999999999999", "--param", "limit=3")
+    hottest = run_cli(
+        "sql",
+        *store,
+        "--query",
+        "hottest_gpus",
+        "--format",
+        "json",
+        "--param",
+        "from_ms=0",
+        "--param",
+        "to_ms=99999999999999",
+        "--param",
+        "limit=3",
+    )
     assert len(json.loads(hottest.stdout)) == 3, hottest.stderr
 
     assert run_cli("db", "migrate", *store).stdout.strip() == "schema is up to date"

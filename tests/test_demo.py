@@ -60,9 +60,9 @@ def test_demo_stores_every_row_once_and_every_fault(store_dsn: str, tmp_path: Pa
             ).rows[0][0]
             assert last == f.start_ms - 1000
         elif f.kind == "power_brake":
-            braked = store.query(
-                "SELECT uniqExact(uuid) FROM gpu_samples WHERE bitAnd(clocks_event_reasons, 0x80) != 0"
-            ).rows[0][0]
+            braked = store.query("SELECT uniqExact(uuid) FROM gpu_samples WHERE bitAnd(clocks_event_reasons, 0x80) != 0").rows[0][
+                0
+            ]
             assert braked == len(uuids)
         elif f.kind == "straggler":
             clocks = store.query(
@@ -74,8 +74,11 @@ def test_demo_stores_every_row_once_and_every_fault(store_dsn: str, tmp_path: Pa
     xids = {r[0] for r in store.query("SELECT xid FROM gpu_events WHERE kind = 'xid'").rows}
     assert {48, 79} <= xids
     faulty_nodes = {r[1] for r in result.summary["faulty"].rows}
-    injected_nodes = {fleet.topology.labels["node"].values[fleet.topology.labels["node"].codes[f.gpus[0]]]
-                      for f in truth if f.kind in ("ecc_dbe", "gpu_lost", "node_down", "power_brake")}
+    injected_nodes = {
+        fleet.topology.labels["node"].values[fleet.topology.labels["node"].codes[f.gpus[0]]]
+        for f in truth
+        if f.kind in ("ecc_dbe", "gpu_lost", "node_down", "power_brake")
+    }
     assert injected_nodes <= faulty_nodes
     assert math.isclose(result.summary["power"]["peak_megawatts"], GPUS * 0.7 / 1000, rel_tol=0.3)
 

@@ -20,14 +20,32 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def gpu(index: int = 0, **values: Any) -> dict[str, Any]:
-    base = {"gpu_index": index, "uuid": f"GPU-{index:04d}", "power_mw": 612_000, "power_limit_mw": 700_000,
-            "gpu_temp_c": 45, "mem_temp_c": 52, "util_gpu_pct": 97, "util_mem_pct": 40, "energy_mj": 10**10}
+    base = {
+        "gpu_index": index,
+        "uuid": f"GPU-{index:04d}",
+        "power_mw": 612_000,
+        "power_limit_mw": 700_000,
+        "gpu_temp_c": 45,
+        "mem_temp_c": 52,
+        "util_gpu_pct": 97,
+        "util_mem_pct": 40,
+        "energy_mj": 10**10,
+    }
     return base | values
 
 
 def node(gpus: list[dict[str, Any]] | None = None, **values: Any) -> dict[str, Any]:
-    base = {"schema": "gpufleet.node_sample/1", "ts_ms": 1_795_000_000_000, "seq": 7, "cluster": "c", "hall": "h",
-            "row": "r", "rack": "k", "node": "n1", "gpus": gpus if gpus is not None else [gpu(0), gpu(1)]}
+    base = {
+        "schema": "gpufleet.node_sample/1",
+        "ts_ms": 1_795_000_000_000,
+        "seq": 7,
+        "cluster": "c",
+        "hall": "h",
+        "row": "r",
+        "rack": "k",
+        "node": "n1",
+        "gpus": gpus if gpus is not None else [gpu(0), gpu(1)],
+    }
     return base | values
 
 
@@ -81,8 +99,14 @@ pcts = st.one_of(st.none(), st.integers(0, 130))
 powers = st.one_of(st.none(), st.integers(0, 2_000_000))
 limits = st.one_of(st.none(), st.integers(0, 900_000))
 gpu_values = st.fixed_dictionaries(
-    {"gpu_temp_c": temps, "mem_temp_c": temps, "util_gpu_pct": pcts, "util_mem_pct": pcts,
-     "power_mw": powers, "power_limit_mw": limits}
+    {
+        "gpu_temp_c": temps,
+        "mem_temp_c": temps,
+        "util_gpu_pct": pcts,
+        "util_mem_pct": pcts,
+        "power_mw": powers,
+        "power_limit_mw": limits,
+    }
 )
 
 

@@ -12,11 +12,12 @@ from collectors.synthetic.fleet import HW_POWER_BRAKE, HW_THERMAL, SW_THERMAL, I
 from collectors.synthetic.scenario import Scenario, load_scenario, parse_scenario
 from gpufleet.errors import ConfigError
 from gpufleet.frame import GpuFrame
+from gpufleet.schema import GpuEvent
 
 START_MS = 1_795_000_000_000
 
 
-def run(fleet: SyntheticFleet, ticks: int) -> tuple[GpuFrame, list]:
+def run(fleet: SyntheticFleet, ticks: int) -> tuple[GpuFrame, list[GpuEvent]]:
     frames, events = [], []
     for _ in range(ticks):
         frame, evs = fleet.tick()
@@ -106,7 +107,10 @@ def test_each_default_fault_shows_where_it_should_and_nowhere_else() -> None:
     lost = fault(fleet, "gpu_lost")
     lost_rows = rows_of(frame, fleet, lost.gpus)
     assert frame.ts_ms[lost_rows].max() < lost.start_ms, "a lost GPU stops reporting"
-    assert {e.kind for e in events if e.ts_ms == lost.start_ms and e.gpu_index == frame.gpu_index[lost_rows][0]} >= {"xid", "gpu_lost"}
+    assert {e.kind for e in events if e.ts_ms == lost.start_ms and e.gpu_index == frame.gpu_index[lost_rows][0]} >= {
+        "xid",
+        "gpu_lost",
+    }
 
     brake = fault(fleet, "power_brake")
     braked = (reasons & HW_POWER_BRAKE) != 0
