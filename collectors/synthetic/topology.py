@@ -38,7 +38,7 @@ class GpuModel:
 
 
 H100 = GpuModel("NVIDIA H100 80GB HBM3", 81559, 2619, 1980, 700_000, 200_000, 92, 89, 87, 95)
-H200 = GpuModel("NVIDIA H200", 143771, 3201, 1980, 700_000, 200_000, 92, 89, 87, 95)
+H200 = GpuModel("NVIDIA H200", 143771, 3201, 1980, 700_000, 200_000, 95, 89, 87, 95)  # shutdown read off a real H200 (docs/hardware)
 MODELS: tuple[GpuModel, ...] = (H100, H200)
 
 
