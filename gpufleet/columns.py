@@ -38,22 +38,22 @@ def _m(name: str, dtype: type[np.generic], codec: str, nvml: str, counter: bool 
     return MetricColumn(name, dtype, ch, codec, nvml, counter)
 
 
-# Codecs follow the measurements in shared/reference/pipeline-libraries.md §3: Delta for
-# slowly moving gauges and counters, T64 for noisy wide integers, plain ZSTD for enums.
+# Codecs as in force after migration 002 (chosen by measurement: docs/storage.md); 001
+# created the table with the first choice per shared/reference/pipeline-libraries.md §3.
 METRIC_COLUMNS: Final[tuple[MetricColumn, ...]] = (
     _m("power_mw", np.uint32, "T64, ZSTD(1)", "NVML_FI_DEV_POWER_AVERAGE (185) / nvmlDeviceGetPowerUsage"),
     _m("power_instant_mw", np.uint32, "T64, ZSTD(1)", "NVML_FI_DEV_POWER_INSTANT (186)"),
-    _m("energy_mj", np.uint64, "Delta, ZSTD(1)", "NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION (83)", counter=True),
+    _m("energy_mj", np.uint64, "Delta, T64, ZSTD(1)", "NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION (83)", counter=True),
     _m("power_limit_mw", np.uint32, "Delta, ZSTD(1)", "nvmlDeviceGetEnforcedPowerLimit"),
-    _m("gpu_temp_c", np.int16, "Delta, ZSTD(1)", "nvmlDeviceGetTemperature(GPU)"),
-    _m("mem_temp_c", np.int16, "Delta, ZSTD(1)", "NVML_FI_DEV_MEMORY_TEMP (82), HBM"),
-    _m("util_gpu_pct", np.uint8, "Delta, ZSTD(1)", "nvmlDeviceGetUtilizationRates().gpu"),
-    _m("util_mem_pct", np.uint8, "Delta, ZSTD(1)", "nvmlDeviceGetUtilizationRates().memory"),
-    _m("mem_used_mib", np.uint32, "T64, ZSTD(1)", "nvmlDeviceGetMemoryInfo().used"),
+    _m("gpu_temp_c", np.int16, "DoubleDelta, ZSTD(1)", "nvmlDeviceGetTemperature(GPU)"),
+    _m("mem_temp_c", np.int16, "ZSTD(3)", "NVML_FI_DEV_MEMORY_TEMP (82), HBM"),
+    _m("util_gpu_pct", np.uint8, "ZSTD(1)", "nvmlDeviceGetUtilizationRates().gpu"),
+    _m("util_mem_pct", np.uint8, "ZSTD(3)", "nvmlDeviceGetUtilizationRates().memory"),
+    _m("mem_used_mib", np.uint32, "ZSTD(1)", "nvmlDeviceGetMemoryInfo().used"),
     _m("mem_total_mib", np.uint32, "Delta, ZSTD(1)", "nvmlDeviceGetMemoryInfo().total"),
     _m("sm_clock_mhz", np.uint16, "ZSTD(1)", "nvmlDeviceGetClockInfo(SM)"),
     _m("mem_clock_mhz", np.uint16, "ZSTD(1)", "nvmlDeviceGetClockInfo(MEM)"),
-    _m("clocks_event_reasons", np.uint64, "ZSTD(1)", "nvmlDeviceGetCurrentClocksEventReasons (bitmask)"),
+    _m("clocks_event_reasons", np.uint64, "T64, ZSTD(1)", "nvmlDeviceGetCurrentClocksEventReasons (bitmask)"),
     _m("pstate", np.uint8, "ZSTD(1)", "nvmlDeviceGetPerformanceState"),
     _m("ecc_corrected_count", np.uint64, "Delta, ZSTD(1)", "nvmlDeviceGetTotalEccErrors(CORRECTED, VOLATILE)", counter=True),
     _m("ecc_uncorrected_count", np.uint64, "Delta, ZSTD(1)", "nvmlDeviceGetTotalEccErrors(UNCORRECTED, VOLATILE)", counter=True),
@@ -61,11 +61,11 @@ METRIC_COLUMNS: Final[tuple[MetricColumn, ...]] = (
     _m("remapped_rows_uncorrectable", np.uint16, "Delta, ZSTD(1)", "nvmlDeviceGetRemappedRows()[1]", counter=True),
     _m("remap_pending", np.bool_, "ZSTD(1)", "nvmlDeviceGetRemappedRows()[2]"),
     _m("remap_failure", np.bool_, "ZSTD(1)", "nvmlDeviceGetRemappedRows()[3]"),
-    _m("pcie_tx_kbps", np.uint32, "T64, ZSTD(1)", "nvmlDeviceGetPcieThroughput(TX_BYTES), KB/s"),
-    _m("pcie_rx_kbps", np.uint32, "T64, ZSTD(1)", "nvmlDeviceGetPcieThroughput(RX_BYTES), KB/s"),
+    _m("pcie_tx_kbps", np.uint32, "Delta, ZSTD(1)", "nvmlDeviceGetPcieThroughput(TX_BYTES), KB/s"),
+    _m("pcie_rx_kbps", np.uint32, "Delta, ZSTD(1)", "nvmlDeviceGetPcieThroughput(RX_BYTES), KB/s"),
     _m("pcie_replay_count", np.uint64, "Delta, ZSTD(1)", "NVML_FI_DEV_PCIE_REPLAY_COUNTER (94)", counter=True),
-    _m("nvlink_tx_kib", np.uint64, "Delta, ZSTD(1)", "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX (138), all links", counter=True),
-    _m("nvlink_rx_kib", np.uint64, "Delta, ZSTD(1)", "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX (139), all links", counter=True),
+    _m("nvlink_tx_kib", np.uint64, "DoubleDelta, ZSTD(1)", "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX (138), all links", counter=True),
+    _m("nvlink_rx_kib", np.uint64, "DoubleDelta, ZSTD(1)", "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX (139), all links", counter=True),
     _m(
         "nvlink_crc_errors",
         np.uint64,

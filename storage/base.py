@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gpufleet.frame import GpuFrame
-from gpufleet.schema import GpuEvent, GpuInventory
+from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,8 @@ class Store(Protocol):
     def insert_inventory(self, inventory: Sequence[GpuInventory], dedup_token: str) -> int: ...
 
     def insert_dead_letters(self, letters: Sequence[DeadLetter], dedup_token: str) -> int: ...
+
+    def insert_facility(self, readings: Sequence[FacilitySample], dedup_token: str) -> int: ...
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> QueryResult: ...
 

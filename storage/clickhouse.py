@@ -22,7 +22,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from gpufleet.errors import ConfigError, StoreError, TransientError
 from gpufleet.frame import GpuFrame
-from gpufleet.schema import GpuEvent, GpuInventory
+from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
 from storage.base import DeadLetter, QueryResult
 from storage.datadir import lock_data_dir
 from storage.native import encode_frame, frame_column_names
@@ -35,6 +35,7 @@ INVENTORY_COLUMNS = (
     "power_limit_min_mw", "power_limit_max_mw", "temp_shutdown_c", "temp_slowdown_c", "temp_gpu_max_c",
     "temp_mem_max_c", "mig_mode",
 )  # fmt: skip
+FACILITY_COLUMNS = ("ts", "site", "hall", "rack", "sensor", "value")
 _INSERT_SETTINGS = {"async_insert": 0}
 # Timestamps travel as epoch-ms ints end to end (numpy datetime64 is not accepted).
 set_write_format("DateTime64", "int")
@@ -116,6 +117,15 @@ class ClickHouseStore:
         ]
         return self._insert_rows("dead_letters", ("source", "reason", "node", "payload"), rows, dedup_token)
 
+    def insert_facility(self, readings: Sequence[FacilitySample], dedup_token: str) -> int:
+        if not readings:
+            return 0
+        columns = [[r.ts_ms for r in readings], *([getattr(r, c) for r in readings] for c in FACILITY_COLUMNS[1:])]
+        settings = {**_INSERT_SETTINGS, "insert_deduplication_token": dedup_token}
+        names = list(FACILITY_COLUMNS)
+        self._call(self.client.insert, "facility_readings", columns, column_names=names, column_oriented=True, settings=settings)
+        return len(readings)
+
     def _insert_rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str) -> int:
         if not rows:
             return 0
@@ -123,8 +133,8 @@ class ClickHouseStore:
         self._call(self.client.insert, table, rows, column_names=list(columns), settings=settings)
         return len(rows)
 
-    def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> QueryResult:
-        result = self._call(self.client.query, sql, parameters=dict(parameters or {}))
+    def query(self, sql: str, parameters: Mapping[str, Any] | None = None, settings: dict[str, Any] | None = None) -> QueryResult:
+        result = self._call(self.client.query, sql, parameters=dict(parameters or {}), settings=settings)
         return QueryResult(list(result.column_names), [tuple(r) for r in result.result_rows])
 
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None, settings: dict[str, Any] | None = None) -> Any:

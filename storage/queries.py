@@ -1,13 +1,18 @@
 """Named queries: parameterized SQL files in `storage/sql/queries/`, shared by the CLI,
-the demo summary and (later) the dashboards and alert rules.
+the demo summary, the dashboards and the alert rules.
 
-Each file starts with a comment block that is its description; parameters are bound by
-ClickHouse (`{name:Type}`), never pasted into the text.
+Each file starts with a comment block: the description (its docstring), then
+`-- Params: ...` (what each parameter means) and optionally `-- Defaults: k=v, ...`.
+Parameters are bound by ClickHouse (`{name:Type}`), never pasted into the text. A time
+parameter (`*_ms`) also accepts `now`, `now-90s`, `now-15m`, `now-24h` or `now-7d`, resolved
+here to epoch milliseconds before binding, so people need not type epoch numbers.
 """
 
 from __future__ import annotations
 
 import functools
+import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -16,12 +21,61 @@ from typing import Any
 from gpufleet.errors import ConfigError
 from storage.base import QueryResult, Store
 
+_PARAM = re.compile(r"\{(\w+):([^}]+)\}")
+_NOW = re.compile(r"^now(?:-(\d+)([smhd]))?$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
 
 @dataclass(frozen=True, slots=True)
 class NamedQuery:
     name: str
     text: str
     description: str
+    params: tuple[tuple[str, str], ...] = ()  # (name, ClickHouse type) in order of first use
+    defaults: tuple[tuple[str, str], ...] = ()
+
+    def bind(self, given: Mapping[str, Any], now_ms: int | None = None) -> dict[str, Any]:
+        """`given` completed with the defaults, relative times resolved; `ConfigError` if one is missing."""
+        values: dict[str, Any] = {**dict(self.defaults), **given}
+        unknown = set(given) - {p for p, _ in self.params}
+        if unknown:
+            raise ConfigError(f"query {self.name!r} has no parameter(s) {sorted(unknown)!r}: it takes {self.signature()}")
+        missing = [p for p, _ in self.params if p not in values]
+        if missing:
+            raise ConfigError(f"query {self.name!r} needs --param for {missing!r}: it takes {self.signature()}")
+        return {k: resolve_time(k, v, now_ms) for k, v in values.items()}
+
+    def signature(self) -> str:
+        defaults = dict(self.defaults)
+        parts = [f"{p}:{t}" + (f"={defaults[p]}" if p in defaults else "") for p, t in self.params]
+        return ", ".join(parts) or "no parameters"
+
+
+def resolve_time(name: str, value: Any, now_ms: int | None = None) -> Any:
+    """`now` / `now-24h` for a `*_ms` parameter as epoch ms; anything else unchanged."""
+    if not (name.endswith("_ms") and isinstance(value, str)):
+        return value
+    match = _NOW.match(value.strip())
+    if match is None:
+        return value
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    back_s = int(match[1]) * _UNIT_S[match[2]] if match[1] else 0
+    return now - back_s * 1000
+
+
+def _parse(name: str, text: str) -> NamedQuery:
+    comments = [line[2:].strip() for line in text.splitlines() if line.startswith("--")]
+    description = " ".join(c for c in comments if not c.startswith("Defaults:"))
+    defaults: list[tuple[str, str]] = []
+    for line in comments:
+        if line.startswith("Defaults:"):
+            for pair in line.removeprefix("Defaults:").split(","):
+                key, _, value = pair.strip().partition("=")
+                defaults.append((key.strip(), value.strip()))
+    params: dict[str, str] = {}
+    for pname, ptype in _PARAM.findall(text):
+        params.setdefault(pname, ptype)
+    return NamedQuery(name, text, description, tuple(params.items()), tuple(defaults))
 
 
 @functools.cache
@@ -29,10 +83,8 @@ def catalog() -> dict[str, NamedQuery]:
     out = {}
     for entry in resources.files("storage.sql.queries").iterdir():
         if entry.name.endswith(".sql"):
-            text = entry.read_text("utf-8")
-            doc = [line[2:].strip() for line in text.splitlines() if line.startswith("--")]
             name = entry.name.removesuffix(".sql")
-            out[name] = NamedQuery(name, text, " ".join(doc))
+            out[name] = _parse(name, entry.read_text("utf-8"))
     return dict(sorted(out.items()))
 
 
@@ -44,4 +96,6 @@ def get(name: str) -> NamedQuery:
 
 
 def run(store: Store, name: str, parameters: Mapping[str, Any]) -> QueryResult:
-    return store.query(get(name).text, parameters)
+    """Run a named query with `parameters` (defaults fill the rest)."""
+    query = get(name)
+    return store.query(query.text, query.bind(parameters))

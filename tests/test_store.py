@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -77,3 +78,15 @@ def test_parameters_are_bound_not_pasted(store: ClickHouseStore) -> None:
 def test_empty_frame_is_a_no_op(store: ClickHouseStore) -> None:
     assert store.insert_samples(GpuFrame.empty(), "none") == 0
     assert np.asarray(store.query("SELECT count() FROM gpu_samples").rows).item() == 0
+
+
+def test_declared_codecs_are_the_ones_in_force(store: ClickHouseStore) -> None:
+    actual = dict(
+        store.query(
+            "SELECT name, compression_codec FROM system.columns WHERE table = 'gpu_samples' AND database = currentDatabase()"
+        ).rows
+    )
+    for metric in METRIC_COLUMNS:
+        # the engine spells out codec parameters it chose itself, e.g. Delta(8) for Delta
+        in_force = re.sub(r"(Delta|DoubleDelta)\(\d\)", r"\1", actual[metric.name].replace(" ", ""))
+        assert in_force == f"CODEC({metric.codec})".replace(" ", ""), metric.name

@@ -2,6 +2,7 @@
 -- thermal throttling (0x20/0x40), power brake (0x80), new uncorrectable ECC errors,
 -- row remap pending or failed, and whether the GPU stopped reporting before the window ended.
 -- Params: from_ms, to_ms (epoch ms).
+-- Defaults: from_ms=now-1h, to_ms=now
 SELECT
     rack, node, gpu_index, uuid,
     bitAnd(groupBitOr(clocks_event_reasons), 0x60) != 0 AS thermal_throttle,

@@ -1,5 +1,7 @@
--- Fleet power in the window: now (latest sample time), peak and lowest, in megawatts.
+-- Fleet power in the window from the per-second rollup (power_fleet_1s): now (the latest
+-- second stored), peak and lowest, in megawatts, and the GPUs that reported in that second.
 -- Params: from_ms, to_ms (epoch ms).
+-- Defaults: from_ms=now-1h, to_ms=now
 SELECT
     argMax(megawatts, ts) AS now_megawatts,
     max(megawatts) AS peak_megawatts,
@@ -8,8 +10,8 @@ SELECT
     max(ts) AS latest_ts
 FROM
 (
-    SELECT ts, sum(power_mw) / 1e9 AS megawatts, count() AS gpus
-    FROM gpu_samples
-    WHERE ts BETWEEN fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC') AND fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')
+    SELECT ts, sum(power_mw) / 1e9 AS megawatts, sum(gpus) AS gpus
+    FROM power_fleet_1s
+    WHERE ts BETWEEN toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC') AND toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
     GROUP BY ts
 )

@@ -1,6 +1,7 @@
 -- What the store holds in the window: GPU rows, distinct GPUs and nodes, ticks, events,
 -- dead letters.
 -- Params: from_ms, to_ms (epoch ms).
+-- Defaults: from_ms=now-1h, to_ms=now
 SELECT
     (SELECT count() FROM gpu_samples WHERE ts BETWEEN fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC')
         AND fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')) AS gpu_rows,

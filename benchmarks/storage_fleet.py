@@ -1,0 +1,58 @@
+"""Shared by the storage benchmarks: a chDB store in a fresh temp dir, synthetic rows in it.
+
+Every storage benchmark runs in its own process (chDB opens one data path per process) and
+fills its store from the same deterministic synthetic fleet (`default` scenario, seed 1),
+with timestamps that end now so that no TTL drops them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+
+from collectors.synthetic.fleet import SyntheticFleet
+from collectors.synthetic.scenario import load_scenario
+from gpufleet.frame import GpuFrame
+from storage.clickhouse import ClickHouseStore
+from storage.migrations import available
+
+TICKS_PER_BATCH = 120  # 1,024 GPUs x 120 s = 123k rows per insert, inside the 50k-200k guidance
+
+
+def open_store(prefix: str) -> ClickHouseStore:
+    """A store on a new temp path, in a database named after `prefix`; removed at exit."""
+    path = tempfile.mkdtemp(prefix=f"gpufleet-{prefix}-")
+    atexit.register(shutil.rmtree, path, True)  # a 24 h fleet leaves gigabytes behind
+    return ClickHouseStore.open(f"chdb://{path}?database={prefix}_{uuid.uuid4().hex[:6]}")
+
+
+def apply_v1(store: ClickHouseStore, raw_ttl_days: int = 14) -> None:
+    """Only schema v1 (001): the raw tables without codecs changes, rollups or views."""
+    for statement in available()[0].statements({"raw_ttl_days": str(raw_ttl_days)}):
+        store.command(statement)
+
+
+def frames(gpus: int, seconds: int, seed: int = 1, batch_ticks: int = TICKS_PER_BATCH) -> Iterator[GpuFrame]:
+    """`seconds` ticks of `gpus` GPUs at 1 Hz ending now, `batch_ticks` ticks per frame."""
+    start_ms = (int(time.time()) - seconds) * 1000
+    fleet = SyntheticFleet(gpus, seed, load_scenario("default"), start_ms, 1.0, float(seconds))
+    for first in range(0, seconds, batch_ticks):
+        yield GpuFrame.concat([fleet.tick()[0] for _ in range(min(batch_ticks, seconds - first))])
+
+
+def fill(store: ClickHouseStore, gpus: int, seconds: int, label: str = "fill") -> tuple[int, float]:
+    """Insert the fleet's rows; returns (rows, seconds spent inside insert calls)."""
+    rows, spent = 0, 0.0
+    for i, frame in enumerate(frames(gpus, seconds)):
+        t = time.perf_counter()
+        rows += store.insert_samples(frame, f"{label}-{i}")
+        spent += time.perf_counter() - t
+    return rows, spent
+
+
+def mib(n: float) -> str:
+    return f"{n / 2**20:,.1f} MiB"

@@ -1,0 +1,37 @@
+"""Least-privilege server users, rendered from `storage/sql/server/users.sql`.
+
+chDB has no users; on a server an administrator runs the rendered DDL once (`gpufleet db
+users | clickhouse-client --multiquery`). Passwords come from the environment and only their
+SHA-256 reaches the DDL, so the output can be reviewed and logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from importlib import resources
+
+from gpufleet.errors import ConfigError
+
+PASSWORD_ENV = {"ingest_password_sha256": "GPUFLEET_INGEST_PASSWORD", "grafana_password_sha256": "GPUFLEET_GRAFANA_PASSWORD"}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def render_users(database: str, cluster: str | None = None, env: dict[str, str] | None = None) -> list[str]:
+    """The user, profile and grant statements for `database` (ON CLUSTER when `cluster`)."""
+    source = os.environ if env is None else env
+    for what, value in (("database", database), ("cluster", cluster or "x")):
+        if not _IDENTIFIER.match(value):
+            raise ConfigError(f"{what} {value!r} is not a plain identifier (letters, digits, _)")
+    params = {"database": database, "on_cluster": f"ON CLUSTER '{cluster}'" if cluster else ""}
+    for key, var in PASSWORD_ENV.items():
+        password = source.get(var)
+        if not password:
+            raise ConfigError(f"set {var} to the password for {key.split('_')[0]!r} (only its SHA-256 is printed)")
+        params[key] = hashlib.sha256(password.encode()).hexdigest()
+    text = resources.files("storage.sql.server").joinpath("users.sql").read_text("utf-8")
+    for key, value in params.items():
+        text = text.replace("{" + key + "}", value)
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [" ".join(s.split()) for s in body.split(";") if s.strip()]

@@ -1,0 +1,116 @@
+"""The same DDL for a replicated, sharded ClickHouse cluster (`db migrate --cluster NAME`).
+
+The migration files are written for one server. For a cluster each statement is rewritten:
+
+- a data table `t` becomes `t_local` ON CLUSTER with the Replicated variant of its engine
+  (path `/clickhouse/tables/{shard}/{database}/{table}`, replica `{replica}`: macros each
+  server defines), plus a `Distributed` table `t` over it, sharded by `cityHash64(node)` so
+  that one node's GPUs, and so its rollups and latest state, live on one shard;
+- reference tables (the XID catalog, the migrations record) are replicated to every server
+  instead (one Keeper path for all shards) so joins against them stay local;
+- materialized views read the local source (`gpu_samples_local`) and write `t_local` on
+  every shard: each shard rolls up its own rows, and the Distributed tables sum shards at
+  read time;
+- plain views, SQL functions and ALTERs get ON CLUSTER (ALTERs apply to the local tables);
+- backfills are not rendered: a new cluster has no rows to backfill.
+
+Queries keep using the unsuffixed names, which are the Distributed tables.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from storage.clickhouse import ClickHouseStore
+from storage.migrations import MIGRATIONS_TABLE, Migration, Ttls, available, load_xid_catalog
+
+REFERENCE_TABLES = frozenset({"xid_catalog", MIGRATIONS_TABLE})
+SHARDED_BY_NODE = "cityHash64(node)"
+_CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\s*\(", re.S)
+_ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(?:\(([^)]*)\))?")
+_CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)\s+TO (\w+) AS", re.S)
+_CREATE_VIEW = re.compile(r"^CREATE VIEW IF NOT EXISTS (\w+) AS", re.S)
+_ALTER = re.compile(r"^ALTER TABLE (\w+) ", re.S)
+_CREATE_FUNCTION = re.compile(r"^CREATE FUNCTION IF NOT EXISTS (\w+) AS", re.S)
+_FROM = re.compile(r"\bFROM (\w+)\b")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterDdl:
+    cluster: str
+    sharded: frozenset[str] = frozenset()  # data tables, whose shard-local part is `<name>_local`
+
+    @property
+    def on_cluster(self) -> str:
+        return f"ON CLUSTER '{self.cluster}'"
+
+    def render(self, statement: str) -> list[str]:
+        """The cluster statements for one single-server statement."""
+        if match := _CREATE_TABLE.match(statement):
+            return self._table(match[1], statement)
+        if match := _CREATE_MV.match(statement):
+            head = f"CREATE MATERIALIZED VIEW IF NOT EXISTS {match[1]} {self.on_cluster} TO {match[2]}_local AS"
+            select = _FROM.sub(lambda m: f"FROM {m[1]}_local" if m[1] in self.sharded else m[0], statement[match.end() :])
+            return [head + select]
+        if match := _CREATE_VIEW.match(statement):
+            return [f"CREATE VIEW IF NOT EXISTS {match[1]} {self.on_cluster} AS" + statement[match.end() :]]
+        if match := _CREATE_FUNCTION.match(statement):
+            return [f"CREATE FUNCTION IF NOT EXISTS {match[1]} {self.on_cluster} AS" + statement[match.end() :]]
+        if match := _ALTER.match(statement):
+            return [f"ALTER TABLE {match[1]}_local {self.on_cluster} " + statement[match.end() :]]
+        raise ValueError(f"no cluster rendering for statement: {statement[:80]!r}")
+
+    def _table(self, name: str, statement: str) -> list[str]:
+        reference = name in REFERENCE_TABLES
+        local = name if reference else f"{name}_local"
+        shard = "all" if reference else "{shard}"
+        path = f"'/clickhouse/tables/{shard}/{{database}}/{local}'"
+
+        def replicated(match: re.Match[str]) -> str:
+            args = ", ".join(a for a in (path, "'{replica}'", (match[2] or "").strip()) if a)
+            return f"ENGINE = Replicated{match[1]}MergeTree({args})"
+
+        body = _ENGINE.sub(replicated, statement[_CREATE_TABLE.match(statement).end() - 1 :], count=1)  # type: ignore[union-attr]
+        out = [f"CREATE TABLE IF NOT EXISTS {local} {self.on_cluster}\n{body}"]
+        if not reference:
+            # dead_letters' node is Nullable and may be NULL: those spread at random
+            key = SHARDED_BY_NODE if re.search(r"^\s*node LowCardinality\(String\)", statement, re.M) else "rand()"
+            out.append(
+                f"CREATE TABLE IF NOT EXISTS {name} {self.on_cluster} AS {local}"
+                f" ENGINE = Distributed('{self.cluster}', currentDatabase(), {local}, {key})"
+            )
+        return out
+
+
+def migrations_table_ddl(cluster: str) -> str:
+    return ClusterDdl(cluster).render(
+        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version UInt32, name String, checksum String,"
+        " applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version"
+    )[0]
+
+
+def render(migrations: list[Migration], cluster: str, ttls: Ttls | None = None) -> list[tuple[Migration, list[str]]]:
+    """Every migration's statements rewritten for `cluster`, in order."""
+    params = (ttls or Ttls()).params()
+    # every migration's tables, applied or not: a pending view may read a table made long ago
+    created = (_CREATE_TABLE.match(s) for m in (*available(), *migrations) for s in m.statements(params))
+    ddl = ClusterDdl(cluster, frozenset(c[1] for c in created if c and c[1] not in REFERENCE_TABLES))
+    return [(m, [out for s in m.statements(params) for out in ddl.render(s)]) for m in migrations]
+
+
+def migrate_cluster(store: ClickHouseStore, cluster: str, ttls: Ttls | None = None) -> list[Migration]:
+    """Apply pending migrations to a server cluster as ON CLUSTER DDL; returns those applied."""
+    store.command(migrations_table_ddl(cluster))
+    applied = {int(r[0]) for r in store.query(f"SELECT version FROM {MIGRATIONS_TABLE}").rows}
+    done = []
+    for migration, statements in render([m for m in available() if m.version not in applied], cluster, ttls):
+        for statement in statements:
+            store.command(statement)
+        store.command(
+            f"INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES ({{v:UInt32}}, {{n:String}}, {{c:String}})",
+            parameters={"v": migration.version, "n": migration.name, "c": migration.checksum},
+        )
+        done.append(migration)
+    load_xid_catalog(store)
+    return done

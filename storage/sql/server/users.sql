@@ -1,0 +1,33 @@
+-- Least-privilege users for a ClickHouse server (not applied by `db migrate`; rendered by
+-- `gpufleet db users` for an administrator to run). Passwords are never in this file: the
+-- renderer puts in the SHA-256 of GPUFLEET_INGEST_PASSWORD / GPUFLEET_GRAFANA_PASSWORD.
+--
+-- gpufleet_ingest may only INSERT into the raw tables. The rollups, latest state and power
+-- tables are written by materialized views, which run with their definer's rights (the
+-- administrator who ran `db migrate`, SQL SECURITY DEFINER by default since 24.x), so the
+-- ingest user needs no grant on them.
+-- gpufleet_grafana may only SELECT, under readonly = 2: the Grafana ClickHouse plugin sends
+-- per-query settings, which readonly = 1 forbids, and it sets max_execution_time, which
+-- must therefore be CHANGEABLE_IN_READONLY (bounded here so a panel cannot run for hours).
+
+CREATE USER IF NOT EXISTS gpufleet_ingest {on_cluster}
+    IDENTIFIED WITH sha256_hash BY '{ingest_password_sha256}'
+    DEFAULT DATABASE {database};
+
+GRANT {on_cluster} INSERT ON {database}.gpu_samples TO gpufleet_ingest;
+GRANT {on_cluster} INSERT ON {database}.gpu_events TO gpufleet_ingest;
+GRANT {on_cluster} INSERT ON {database}.gpu_inventory TO gpufleet_ingest;
+GRANT {on_cluster} INSERT ON {database}.dead_letters TO gpufleet_ingest;
+
+CREATE SETTINGS PROFILE IF NOT EXISTS gpufleet_grafana_profile {on_cluster}
+    SETTINGS readonly = 2,
+             max_execution_time = 60 MIN 1 MAX 600 CHANGEABLE_IN_READONLY,
+             max_result_rows = 1000000,
+             max_memory_usage = 10000000000;
+
+CREATE USER IF NOT EXISTS gpufleet_grafana {on_cluster}
+    IDENTIFIED WITH sha256_hash BY '{grafana_password_sha256}'
+    DEFAULT DATABASE {database}
+    SETTINGS PROFILE 'gpufleet_grafana_profile';
+
+GRANT {on_cluster} SELECT ON {database}.* TO gpufleet_grafana;
