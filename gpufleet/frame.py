@@ -182,37 +182,56 @@ def _masked_array(values: list[int | bool | None], dtype: type[np.generic]) -> t
     return np.asarray([0 if v is None else v for v in values], dtype=dtype), mask
 
 
-def node_samples_from_frame(frame: GpuFrame) -> list[NodeSample]:
-    """Split a frame into one `NodeSample` per (node, tick), GPUs in index order.
+def node_message_dicts(frame: GpuFrame) -> list[dict[str, Any]]:
+    """Split a frame into one wire-shaped dict per (node, tick), GPUs in index order.
 
-    Builds the models without re-validating (`model_construct`): a frame's values were
-    already range-checked by `check_frame`, and this path feeds the Kafka producer.
+    The dicts are exactly `NodeSample.model_dump(by_alias=True)`'s shape, built column by
+    column (one `tolist` per column, one `zip` for all rows) so that a producer can encode
+    25,000 node messages a second without a pydantic object per GPU.
     """
+    if not len(frame):
+        return []
     rows = np.lexsort((frame.gpu_index, frame.ts_ms, frame.labels["node"].codes))
     node_codes = frame.labels["node"].codes[rows]
     ts = frame.ts_ms[rows]
     boundaries = np.flatnonzero((np.diff(node_codes) != 0) | (np.diff(ts) != 0)) + 1
-    metric_lists = {m.name: frame.metrics[m.name][rows].tolist() for m in METRIC_COLUMNS}
-    null_lists = {n: mask[rows].tolist() for n, mask in frame.nulls.items()}
-    gpu_index = frame.gpu_index[rows].tolist()
-    uuids = frame.labels["uuid"].take(rows).to_list()
-    label_lists = {k: frame.labels[k].take(rows).to_list() for k in TOPOLOGY_LABELS}
-    seq = frame.seq[rows].tolist()
-    ts_list = ts.tolist()
-    out: list[NodeSample] = []
+    names = ["gpu_index", "uuid", *(m.name for m in METRIC_COLUMNS)]
+    columns: list[list[Any]] = [frame.gpu_index[rows].tolist(), frame.labels["uuid"].take(rows).to_list()]
+    for metric in METRIC_COLUMNS:
+        values: list[Any] = frame.metrics[metric.name][rows].tolist()
+        mask = frame.nulls.get(metric.name)
+        if mask is not None:
+            values = [None if null else v for v, null in zip(values, mask[rows].tolist(), strict=True)]
+        columns.append(values)
+    gpus = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
     starts = [0, *boundaries.tolist()]
     ends = [*boundaries.tolist(), len(rows)]
-    for start, end in zip(starts, ends, strict=True):
-        gpus = []
-        for i in range(start, end):
-            values = {n: (None if (mask := null_lists.get(n)) and mask[i] else vals[i]) for n, vals in metric_lists.items()}
-            for n in ("remap_pending", "remap_failure"):
-                if values[n] is not None:
-                    values[n] = bool(values[n])
-            gpus.append(GpuSample.model_construct(gpu_index=gpu_index[i], uuid=uuids[i], **values))
-        fields: dict[str, Any] = {k: label_lists[k][start] for k in TOPOLOGY_LABELS}
-        fields.update(schema_=NODE_SAMPLE_SCHEMA, ts_ms=ts_list[start], seq=seq[start], gpus=gpus)
-        out.append(NodeSample.model_construct(**fields))
+    first_rows = rows[starts]
+    labels = {k: frame.labels[k].take(first_rows).to_list() for k in TOPOLOGY_LABELS}
+    ts_list, seq_list = frame.ts_ms[first_rows].tolist(), frame.seq[first_rows].tolist()
+    return [
+        {
+            **{k: labels[k][i] for k in TOPOLOGY_LABELS},
+            "schema": NODE_SAMPLE_SCHEMA,
+            "ts_ms": ts_list[i],
+            "seq": seq_list[i],
+            "gpus": gpus[start:end],
+        }
+        for i, (start, end) in enumerate(zip(starts, ends, strict=True))
+    ]
+
+
+def node_samples_from_frame(frame: GpuFrame) -> list[NodeSample]:
+    """Split a frame into one `NodeSample` per (node, tick), GPUs in index order.
+
+    Builds the models without re-validating (`model_construct`): a frame's values were
+    already range-checked by `check_frame` or come from a source that produces them.
+    """
+    out = []
+    for message in node_message_dicts(frame):
+        fields = {k: v for k, v in message.items() if k != "schema"}
+        fields["gpus"] = [GpuSample.model_construct(**gpu) for gpu in message["gpus"]]
+        out.append(NodeSample.model_construct(schema_=NODE_SAMPLE_SCHEMA, **fields))
     return out
 
 
@@ -267,9 +286,18 @@ def _message_keys(frame: GpuFrame) -> npt.NDArray[np.int64]:
 
 
 def _duplicate_gpu_rows(frame: GpuFrame) -> BoolArray:
-    key = _message_keys(frame) * 256 + frame.gpu_index.astype(np.int64)
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    return np.asarray(counts[inverse] > 1, dtype=np.bool_)
+    # Sort by (message, gpu_index) and compare neighbours: packing both into one int64
+    # (key * 256 + index) overflowed past 2,048 nodes and made distinct GPUs collide.
+    key = _message_keys(frame)
+    order = np.lexsort((frame.gpu_index, key))
+    k, g = key[order], frame.gpu_index[order]
+    same = (k[1:] == k[:-1]) & (g[1:] == g[:-1])
+    dup_sorted = np.zeros(len(order), dtype=np.bool_)
+    dup_sorted[1:] |= same
+    dup_sorted[:-1] |= same
+    dup = np.empty_like(dup_sorted)
+    dup[order] = dup_sorted
+    return dup
 
 
 def _drop_messages(

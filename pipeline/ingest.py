@@ -31,6 +31,7 @@ class IngestStats:
     rows: int = 0
     events: int = 0
     inventory: int = 0
+    facility: int = 0
     dead_letters: int = 0
     store_retries: int = 0
     insert_s: float = 0.0
@@ -97,8 +98,19 @@ class Ingest:
                 delay = self.backoff.delay_s(attempt)
                 log.warning("store write failed, retrying", extra={"error": str(exc), "retry_in_s": round(delay, 2)})
                 attempt += 1
-                if self._stop.wait(delay):
+                if self._wait(delay):
                     return False  # shutting down: uncommitted, so it is delivered again later
+
+    def _wait(self, delay_s: float) -> bool:
+        """Back off for `delay_s`; True when stopping. A subscription with `keepalive(timeout_s)`
+        (Kafka) keeps its group membership meanwhile, fetching nothing (bounded memory)."""
+        keepalive = getattr(self.subscription, "keepalive", None)
+        if keepalive is None:
+            return self._stop.wait(delay_s)
+        deadline = time.monotonic() + delay_s
+        while not self._stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            keepalive(min(left, 0.5))
+        return self._stop.is_set()
 
     def _write(self, delivery: Delivery) -> None:
         started = time.monotonic()
@@ -107,6 +119,7 @@ class Ingest:
         self.store.insert_events(delivery.events, f"{token}:events")
         self.store.insert_inventory(delivery.inventory, f"{token}:inventory")
         self.store.insert_dead_letters(delivery.dead_letters, f"{token}:dead")
+        self.store.insert_facility(delivery.facility, f"{token}:facility")
         self.stats.insert_s += time.monotonic() - started
 
     def _count(self, delivery: Delivery) -> None:
@@ -116,6 +129,7 @@ class Ingest:
         s.rows += len(delivery.samples)
         s.events += len(delivery.events)
         s.inventory += len(delivery.inventory)
+        s.facility += len(delivery.facility)
         s.dead_letters += len(delivery.dead_letters)
         if delivery.published_at_s:
             s.freshness_s = time.time() - delivery.published_at_s

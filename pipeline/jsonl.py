@@ -11,15 +11,17 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from gpufleet.frame import GpuFrame, node_samples_from_frame
-from gpufleet.schema import GpuEvent, GpuInventory
+from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
 
 
 class JsonLinesTransport:
     """Publishes to `stream`; each kind of message can be switched off."""
 
-    def __init__(self, stream: TextIO, *, samples: bool = True, events: bool = True, inventory: bool = True) -> None:
+    def __init__(
+        self, stream: TextIO, *, samples: bool = True, events: bool = True, inventory: bool = True, facility: bool = True
+    ) -> None:
         self.stream = stream
-        self._kinds = {"samples": samples, "events": events, "inventory": inventory}
+        self._kinds = {"samples": samples, "events": events, "inventory": inventory, "facility": facility}
         self._lock = threading.Lock()  # events arrive from the source's thread
 
     def _write(self, lines: list[str]) -> None:
@@ -39,6 +41,10 @@ class JsonLinesTransport:
     def publish_inventory(self, inventory: Sequence[GpuInventory]) -> None:
         if self._kinds["inventory"]:
             self._write([i.model_dump_json() for i in inventory])
+
+    def publish_facility(self, readings: Sequence[FacilitySample]) -> None:
+        if self._kinds["facility"]:
+            self._write([r.model_dump_json() for r in readings])
 
     def flush(self, timeout_s: float) -> None:
         with self._lock:

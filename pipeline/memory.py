@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gpufleet.frame import GpuFrame, check_frame
-from gpufleet.schema import GpuEvent, GpuInventory
+from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
 from pipeline.transport import Delivery
 from storage.base import DeadLetter
 
@@ -29,6 +29,7 @@ class _Entry:
     samples: GpuFrame | None = None
     events: Sequence[GpuEvent] = ()
     inventory: Sequence[GpuInventory] = ()
+    facility: Sequence[FacilitySample] = ()
 
 
 class MemoryBroker:
@@ -66,6 +67,11 @@ class MemoryBroker:
         if inventory:
             with self._cond:
                 self._append(_Entry(next(self._offsets), time.time(), inventory=tuple(inventory)))
+
+    def publish_facility(self, readings: Sequence[FacilitySample]) -> None:
+        if readings:
+            with self._cond:
+                self._append(_Entry(next(self._offsets), time.time(), facility=tuple(readings)))
 
     def _append(self, entry: _Entry) -> None:
         self._log.append(entry)
@@ -136,6 +142,7 @@ def _deliver(batch: list[_Entry], run_id: str) -> Delivery:
         samples=samples,
         events=[e for entry in batch for e in entry.events],
         inventory=[i for entry in batch for i in entry.inventory],
+        facility=[r for entry in batch for r in entry.facility],
         dead_letters=dead,
         token=f"memory:{run_id}:{first}-{last}",
         position=last,

