@@ -1,0 +1,1 @@
+"""Alert rule SQL: table format, one numeric column `value`, no dashboard variables."""

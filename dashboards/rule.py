@@ -1,0 +1,63 @@
+"""One alert rule: its SQL file, condition, severity and runbook (`dashboards.alerts` lists them).
+
+Every rule is one table-format SQL query (`dashboards/queries/alerts/<name>.sql`, named after
+the rule's uid) that returns string label columns and exactly one numeric column, `value`,
+plus a math condition on that value with the same threshold. `threshold` names an
+`AlertThresholds` field, whose value is rendered into both, or is a literal number.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from dashboards.config import AlertThresholds
+from dashboards.sql import alert_sql
+from gpufleet.xids import fatal_xids
+
+# What one instance is about; its labels: gpu (cluster, node, gpu), node (cluster, node),
+# rack (cluster, hall, rack), cluster (cluster), source (source_name).
+Scope = Literal["gpu", "node", "rack", "cluster", "source"]
+OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, ">": operator.gt, "<": operator.lt}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRule:
+    """One rule. `threshold` names an `AlertThresholds` field or is a literal number."""
+
+    uid: str
+    title: str
+    group: str
+    severity: Literal["critical", "warning"]
+    scope: Scope
+    op: str
+    threshold: str
+    window_s: int
+    pending: str  # Grafana's `for`: how long the condition must hold before it fires
+    summary: str
+    runbook: str
+
+    @property
+    def sql_name(self) -> str:
+        return self.uid.removeprefix("gpufleet-").replace("-", "_")
+
+    def threshold_value(self, thresholds: AlertThresholds) -> float:
+        value = getattr(thresholds, self.threshold, None)
+        return float(self.threshold if value is None else value)
+
+    def sql(self, thresholds: AlertThresholds) -> str:
+        values: dict[str, object] = {**thresholds.placeholders(), "fatal_xids": ", ".join(map(str, fatal_xids()))}
+        return alert_sql(self.sql_name).render(values)
+
+    def condition(self, thresholds: AlertThresholds) -> str:
+        return f"$A {self.op} {number(self.threshold_value(thresholds))}"
+
+    def fires(self, value: float, thresholds: AlertThresholds) -> bool:
+        return OPS[self.op](value, self.threshold_value(thresholds))
+
+
+def number(value: float) -> str:
+    """A threshold as Grafana's condition and the SQL spell it: 85, not 85.0."""
+    return str(int(value)) if value == int(value) else str(value)
