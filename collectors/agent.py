@@ -15,7 +15,7 @@ from typing import Protocol
 
 from collectors.base import Source
 from gpufleet.frame import GpuFrame
-from gpufleet.schema import GpuEvent, GpuInventory
+from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
 
 
 class Publisher(Protocol):
@@ -26,6 +26,14 @@ class Publisher(Protocol):
     def publish_events(self, events: Sequence[GpuEvent]) -> None: ...
 
     def publish_inventory(self, inventory: Sequence[GpuInventory]) -> None: ...
+
+    def publish_facility(self, readings: Sequence[FacilitySample]) -> None: ...
+
+
+class FacilitySource(Protocol):
+    """Facility sensors sampled on the agent's schedule (the synthetic facility)."""
+
+    def sample(self, ts_ms: int) -> list[FacilitySample]: ...
 
 
 @dataclass(slots=True)
@@ -44,8 +52,16 @@ class Agent:
         speed: how much faster than real time to run; 0 means as fast as possible.
     """
 
-    def __init__(self, source: Source, publisher: Publisher, interval_s: float = 1.0, speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        source: Source,
+        publisher: Publisher,
+        interval_s: float = 1.0,
+        speed: float = 1.0,
+        facility: FacilitySource | None = None,
+    ) -> None:
         self.source = source
+        self.facility = facility
         self.publisher = publisher
         self.interval_s = interval_s
         self.speed = speed
@@ -68,8 +84,11 @@ class Agent:
             next_wall = time.monotonic()
             tick = 0
             while (ticks is None or tick < ticks) and not self._stop.is_set():
-                frame = self.source.sample(start_ms + round(tick * self.interval_s * 1000))
+                ts_ms = start_ms + round(tick * self.interval_s * 1000)
+                frame = self.source.sample(ts_ms)
                 self.publisher.publish_samples(frame)
+                if self.facility is not None:
+                    self.publisher.publish_facility(self.facility.sample(ts_ms))
                 self.stats.ticks += 1
                 self.stats.rows += len(frame)
                 tick += 1

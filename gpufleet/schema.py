@@ -15,10 +15,12 @@ from typing import Annotated, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gpufleet.columns import PCT_MAX, POWER_LIMIT_FACTOR, TEMP_MAX_C, TEMP_MIN_C
+from gpufleet.sensors import SENSORS
 
 NODE_SAMPLE_SCHEMA: Final = "gpufleet.node_sample/1"
 GPU_EVENT_SCHEMA: Final = "gpufleet.gpu_event/1"
 GPU_INVENTORY_SCHEMA: Final = "gpufleet.gpu_inventory/1"
+FACILITY_SAMPLE_SCHEMA: Final = "gpufleet.facility_sample/1"
 
 U8 = Annotated[int, Field(ge=0, le=2**8 - 1)]
 U16 = Annotated[int, Field(ge=0, le=2**16 - 1)]
@@ -154,8 +156,30 @@ class GpuInventory(Topology):
     mig_mode: bool | None = None
 
 
+class FacilitySample(_Strict):
+    """One facility sensor reading (CDU, PDU, room), as bridged from MQTT."""
+
+    schema_: Literal["gpufleet.facility_sample/1"] = Field(FACILITY_SAMPLE_SCHEMA, alias="schema")
+    ts_ms: TimestampMs
+    site: Label
+    hall: Label
+    rack: Label
+    sensor: Label = Field(description="one of gpufleet.sensors.SENSORS; the unit is in the name")
+    value: float = Field(allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _known_and_plausible(self) -> FacilitySample:
+        sensor = SENSORS.get(self.sensor)
+        if sensor is None:
+            raise ValueError(f"unknown sensor {self.sensor!r}: expected one of {', '.join(SENSORS)}")
+        if not sensor.low <= self.value <= sensor.high:
+            raise ValueError(f"{self.sensor}={self.value!r} is outside [{sensor.low:g}, {sensor.high:g}] {sensor.unit}")
+        return self
+
+
 WIRE_MODELS: dict[str, type[BaseModel]] = {
     NODE_SAMPLE_SCHEMA: NodeSample,
     GPU_EVENT_SCHEMA: GpuEvent,
     GPU_INVENTORY_SCHEMA: GpuInventory,
+    FACILITY_SAMPLE_SCHEMA: FacilitySample,
 }

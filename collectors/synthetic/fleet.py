@@ -144,6 +144,8 @@ class SyntheticFleet:
         self._straggler = np.zeros(n, dtype=np.bool_)
         self._brake = np.zeros(n, dtype=np.bool_)
         self._rack_cooling: dict[int, float] = {}  # rack -> fleet second the failure started
+        self.coolant_supply_c = np.full(n, COOLANT_SUPPLY_C)
+        self.gpu_power_w = self._idle_w.copy()
         self._active_windows: list[tuple[float, float, str, tuple[int, ...]]] = []
 
     def _place_jobs(self) -> _Jobs:
@@ -201,6 +203,11 @@ class SyntheticFleet:
         return tuple(gpus.tolist()) if scope == "node" else (int(rng.choice(gpus)),)
 
     # ---- one tick ------------------------------------------------------------------
+    @property
+    def failing_racks(self) -> frozenset[int]:
+        """Racks whose cooling has failed (their CDU lost flow)."""
+        return frozenset(self._rack_cooling)
+
     @property
     def now_ms(self) -> int:
         return self.start_ms + round(self.ticks_done * self.interval_s * 1000)
@@ -295,6 +302,10 @@ class SyntheticFleet:
             ramp_s = max(20.0, 0.3 * self.run_s)
             rise = COOLING_FAILURE_RISE_C * min(1.0, (t_s - since_s) / ramp_s)
             rack_rise[self.topology.rack_of_gpu == rack] = rise
+        # What the rack's CDU delivers and what the GPUs draw, for the facility model
+        # (collectors/facility/synthetic.py): facility sensors see a failure before the GPUs do.
+        self.coolant_supply_c = supply + rack_rise
+        self.gpu_power_w = power_w
         target = supply + rack_rise + 0.021 * power_w + self._temp_offset_c
         alpha = 1.0 - math.exp(-self.interval_s / THERMAL_TAU_S)
         self._gpu_temp += (target - self._gpu_temp) * alpha
