@@ -19,6 +19,8 @@ from rich.table import Table
 
 from collectors.agent import Agent, AgentStats
 from collectors.base import SourceConfig, create_source
+from collectors.facility.synthetic import SyntheticFacility
+from collectors.synthetic.source import SyntheticSource
 from gpufleet.xids import lookup
 from pipeline.ingest import Ingest, IngestStats
 from pipeline.memory import MemoryBroker
@@ -39,6 +41,7 @@ class DemoOptions:
     scenario: str = "default"
     cluster: str = "colossus"
     raw_ttl_days: int = 14
+    report_dir: Path | None = None  # where `gpufleet report` writes the run's report; None: no report
 
     @property
     def ticks(self) -> int:
@@ -54,6 +57,7 @@ class DemoResult:
     ingest: IngestStats
     wall_s: float  # first tick to last commit: the pipeline's own time, without setup and summary
     summary: dict[str, Any] = field(default_factory=dict)
+    report: Path | None = None  # report.html, when opts.report_dir was given
 
 
 def run_demo(opts: DemoOptions, console: Console | None = None, store_dsn: str | None = None) -> DemoResult:
@@ -79,7 +83,8 @@ def run_demo(opts: DemoOptions, console: Console | None = None, store_dsn: str |
         )
     )
     broker = MemoryBroker()
-    agent = Agent(source, broker, opts.interval_s, opts.speed)
+    facility = SyntheticFacility(source.fleet, site=opts.cluster) if isinstance(source, SyntheticSource) else None
+    agent = Agent(source, broker, opts.interval_s, opts.speed, facility=facility)
     ingest = Ingest(broker, store)
     started = time.monotonic()
     producer = threading.Thread(target=agent.run, args=(opts.ticks, start_ms), name="agent", daemon=True)
@@ -92,6 +97,10 @@ def run_demo(opts: DemoOptions, console: Console | None = None, store_dsn: str |
     end_ms = start_ms + (opts.ticks - 1) * interval_ms
     result = DemoResult(start_ms, end_ms, agent.stats, ingest.stats, time.monotonic() - started)
     result.summary = summarize(store, start_ms, end_ms)
+    if opts.report_dir is not None:
+        from gpufleet.report.build import ReportOptions, write_report  # matplotlib: only when a report is asked for
+
+        result.report = write_report(store, ReportOptions(opts.report_dir, start_ms, end_ms + 999)).html_path
     store.close()
     return result
 
@@ -104,6 +113,7 @@ def _progress(opts: DemoOptions, agent: AgentStats, ingest: IngestStats, started
     table.add_row("samples/s (stored)", f"{ingest.rows / elapsed:,.0f}")
     table.add_row("rows stored", f"{ingest.rows:,}")
     table.add_row("events stored", f"{ingest.events:,}")
+    table.add_row("facility readings stored", f"{ingest.facility:,}")
     table.add_row("dead letters", f"{ingest.dead_letters:,}")
     table.add_row("freshness lag", f"{ingest.freshness_s:.2f} s (max {ingest.freshness_max_s:.2f} s)")
     return table
@@ -122,7 +132,15 @@ def summarize(store: ClickHouseStore, start_ms: int, end_ms: int) -> dict[str, A
         "hottest": queries.run(store, "hottest_gpus", {**window, "limit": 5}),
         "faulty": queries.run(store, "faulty_gpus", window),
         "xids": queries.run(store, "xid_summary", window),
+        "alerts": firing_alerts(store, end_ms),
     }
+
+
+def firing_alerts(store: ClickHouseStore, at_ms: int) -> QueryResult:
+    """The Grafana alert rules evaluated at the end of the run (`gpufleet alerts check`)."""
+    from dashboards.evaluate import evaluate, summary_rows
+
+    return QueryResult(["severity", "alert", "instances", "where"], list(summary_rows(evaluate(store, at_ms))))
 
 
 def render_summary(result: DemoResult, console: Console) -> None:
@@ -134,7 +152,8 @@ def render_summary(result: DemoResult, console: Console) -> None:
     head.add_row("energy used", f"{energy['energy_megawatt_hours']:.3f} MWh")
     head.add_row("events / dead letters", f"{totals['events']:,} / {totals['dead_letters']:,}")
     head.add_row("wall time, stored rows/s", f"{result.wall_s:.1f} s, {result.ingest.rows / result.wall_s:,.0f}")
-    console.print(Group(head, _table("Hottest GPUs", s["hottest"]), _faults(s["faulty"]), _xids(s["xids"])))
+    alerts = _table(f"Firing alerts ({sum(r[2] for r in s['alerts'].rows)} instances)", s["alerts"])
+    console.print(Group(head, _table("Hottest GPUs", s["hottest"]), _faults(s["faulty"]), _xids(s["xids"]), alerts))
 
 
 def _mw(row: dict[str, Any], *keys: str) -> str:

@@ -144,3 +144,28 @@ def test_exported_json_schema_is_current(tmp_path: Path) -> None:
         generated = json.loads((tmp_path / name).read_text())
         committed = json.loads((REPO / "docs" / "schema" / name).read_text())
         assert generated == committed, f"docs/schema/{name} is stale: run `gpufleet schema export`"
+
+
+def test_frame_to_messages_and_back_is_lossless() -> None:
+    import time
+
+    import numpy as np
+
+    from collectors.synthetic.fleet import SyntheticFleet
+    from collectors.synthetic.scenario import load_scenario
+    from gpufleet.frame import node_message_dicts, node_samples_from_frame
+
+    fleet = SyntheticFleet(64, 2, load_scenario("default"), int(time.time()) * 1000, 1.0, 10)
+    frame = fleet.tick()[0]
+    frame.nulls["mem_temp_c"] = frame.gpu_index == 6
+    dicts = node_message_dicts(frame)
+    models = node_samples_from_frame(frame)
+    assert len(dicts) == len(models) == 8
+    assert [NodeSample.model_validate(d) for d in dicts] == models  # the dicts are valid wire messages
+    assert all(g.mem_temp_c is None for m in models for g in m.gpus if g.gpu_index == 6)
+    back = frame_from_node_samples(models)
+    order = np.lexsort((frame.gpu_index, frame.labels["node"].codes))
+    for name, values in frame.metrics.items():
+        present = ~frame.null_mask(name)[order]  # a null's slot in the array means nothing
+        assert np.array_equal(back.metrics[name][present], values[order][present]), name
+    assert np.array_equal(back.null_mask("mem_temp_c"), frame.null_mask("mem_temp_c")[order])

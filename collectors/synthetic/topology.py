@@ -38,7 +38,8 @@ class GpuModel:
 
 
 H100 = GpuModel("NVIDIA H100 80GB HBM3", 81559, 2619, 1980, 700_000, 200_000, 92, 89, 87, 95)
-H200 = GpuModel("NVIDIA H200", 143771, 3201, 1980, 700_000, 200_000, 95, 89, 87, 95)  # shutdown read off a real H200 (docs/hardware)
+# H200 shutdown threshold as read off a real H200 (docs/hardware/nvidia-h200.md)
+H200 = GpuModel("NVIDIA H200", 143771, 3201, 1980, 700_000, 200_000, 95, 89, 87, 95)
 MODELS: tuple[GpuModel, ...] = (H100, H200)
 
 

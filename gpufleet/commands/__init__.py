@@ -8,4 +8,11 @@ COMMAND_MODULES: dict[str, str] = {
     "db": "gpufleet.commands.db",
     "sql": "gpufleet.commands.sql",
     "schema": "gpufleet.commands.schema",
+    "grafana": "gpufleet.commands.grafana",
+    "alerts": "gpufleet.commands.alerts",
+    "emit": "gpufleet.commands.emit",
+    "ingest": "gpufleet.commands.ingest",
+    "kafka": "gpufleet.commands.kafka",
+    "bridge": "gpufleet.commands.bridge",
+    "report": "gpufleet.commands.report",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     demo.add_argument("--scenario", default="default", help="default | none | path of a scenario TOML (default: %(default)s)")
     demo.add_argument("--json", action="store_true", help="print the summary as JSON on stdout instead of tables")
+    demo.add_argument(
+        "--report-dir", type=Path, metavar="DIR", help="report.html goes here (default: gpufleet-report beside --data-dir)"
+    )
+    demo.add_argument("--no-report", action="store_true", help="skip the closing report")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -47,10 +52,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         scenario=args.scenario,
         cluster=settings.cluster,
         raw_ttl_days=settings.raw_ttl_days,
+        report_dir=None if args.no_report else (args.report_dir or args.data_dir.resolve().parent / "gpufleet-report"),
     )
     result = run_demo(opts, Console(stderr=True))
     if args.json:
         print(json.dumps(_jsonable(result.summary), default=json_default, indent=2))
+        if result.report is not None:
+            print(f"report: {result.report}", file=sys.stderr)  # stdout stays pure JSON
         return 0
     render_summary(result, Console())
     print(
@@ -58,6 +66,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"  gpufleet sql --store chdb://{opts.data_dir} --query hottest_gpus "
         f"--param from_ms={result.start_ms} --param to_ms={result.end_ms} --param limit=10"
     )
+    if result.report is not None:
+        print(f"\nReport (open it in a browser, attach it to a ticket): {result.report}")
     return 0
 
 
