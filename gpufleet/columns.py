@@ -64,8 +64,8 @@ METRIC_COLUMNS: Final[tuple[MetricColumn, ...]] = (
     _m("pcie_tx_kbps", np.uint32, "Delta, ZSTD(1)", "nvmlDeviceGetPcieThroughput(TX_BYTES), KB/s"),
     _m("pcie_rx_kbps", np.uint32, "Delta, ZSTD(1)", "nvmlDeviceGetPcieThroughput(RX_BYTES), KB/s"),
     _m("pcie_replay_count", np.uint64, "Delta, ZSTD(1)", "NVML_FI_DEV_PCIE_REPLAY_COUNTER (94)", counter=True),
-    _m("nvlink_tx_kib", np.uint64, "DoubleDelta, ZSTD(1)", "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX (138), all links", counter=True),
-    _m("nvlink_rx_kib", np.uint64, "DoubleDelta, ZSTD(1)", "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX (139), all links", counter=True),
+    _m("nvlink_tx_kib", np.uint64, "DoubleDelta, ZSTD(1)", "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX (138), summed", counter=True),
+    _m("nvlink_rx_kib", np.uint64, "DoubleDelta, ZSTD(1)", "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX (139), summed", counter=True),
     _m(
         "nvlink_crc_errors",
         np.uint64,
