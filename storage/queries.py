@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import functools
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from gpufleet.errors import ConfigError
+from gpufleet.times import relative_ms
 from storage.base import QueryResult, Store
 
 _PARAM = re.compile(r"\{(\w+):([^}]+)\}")
-_NOW = re.compile(r"^now(?:-(\d+)([smhd]))?$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +53,8 @@ def resolve_time(name: str, value: Any, now_ms: int | None = None) -> Any:
     """`now` / `now-24h` for a `*_ms` parameter as epoch ms; anything else unchanged."""
     if not (name.endswith("_ms") and isinstance(value, str)):
         return value
-    match = _NOW.match(value.strip())
-    if match is None:
-        return value
-    now = int(time.time() * 1000) if now_ms is None else now_ms
-    back_s = int(match[1]) * _UNIT_S[match[2]] if match[1] else 0
-    return now - back_s * 1000
+    resolved = relative_ms(value, now_ms)
+    return value if resolved is None else resolved
 
 
 def _parse(name: str, text: str) -> NamedQuery:

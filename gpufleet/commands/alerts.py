@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import time
 from typing import TYPE_CHECKING
 
 from gpufleet.commands.common import add_store_flag, positive_float, print_result
-from gpufleet.errors import ConfigError
 from gpufleet.settings import Settings
+from gpufleet.times import parse_time_ms
 
 if TYPE_CHECKING:
     from dashboards.config import AlertThresholds
@@ -47,27 +45,12 @@ def thresholds_from(args: argparse.Namespace) -> AlertThresholds:
     return AlertThresholds(**{name: value for name, value in given.items() if value is not None})
 
 
-def parse_time_ms(text: str | None) -> int:
-    """Epoch ms from `text` (ISO 8601, naive = UTC, or an integer of epoch ms); now when None."""
-    if text is None or text == "now":
-        return int(time.time() * 1000)
-    if text.isdigit():
-        return int(text)
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"--at {text!r} is neither ISO 8601 (2026-11-28T13:45:00Z) nor epoch milliseconds") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return int(parsed.timestamp() * 1000)
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from dashboards.evaluate import evaluate
     from storage.clickhouse import ClickHouseStore
 
     thresholds = thresholds_from(args)
-    at_ms = parse_time_ms(args.at)
+    at_ms = parse_time_ms("--at", args.at or "now")
     store = ClickHouseStore.open(settings.store)
     try:
         firing = evaluate(store, at_ms, thresholds)

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import re
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 from gpufleet.commands.common import add_store_flag, positive_int
-from gpufleet.errors import ConfigError
 from gpufleet.settings import Settings
-
-_RELATIVE = re.compile(r"^now(?:-(\d+)([smhd]))?$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+from gpufleet.times import parse_time_ms
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,23 +37,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def parse_time(flag: str, text: str | None, now_ms: int | None = None) -> int | None:
-    """Epoch ms from ISO 8601 (naive = UTC), epoch ms digits, `now` or `now-90s|15m|6h|7d`; None stays None."""
-    if text is None:
-        return None
-    text = text.strip()
-    relative = _RELATIVE.match(text)
-    if relative:
-        now = now_ms if now_ms is not None else int(time.time() * 1000)
-        return now - (int(relative[1]) * _UNIT_S[relative[2]] * 1000 if relative[1] else 0)
-    if text.isdigit():
-        return int(text)
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{flag} {text!r} is not a time: use ISO 8601 (2026-11-28T13:45:00Z), epoch ms or now-6h") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return int(parsed.timestamp() * 1000)
+    """Epoch ms for a window bound (`gpufleet.times`); None stays None (use the default)."""
+    return None if text is None else parse_time_ms(flag, text, now_ms)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
