@@ -9,10 +9,10 @@ report sees it:
   power_*_1s and gpu_latest_state exactly as in production, and the alert rules that read raw
   rows (collector silent, GPUs missing, ingest lag) have their raw rows;
 - everything before that is generated straight into the rollups by SQL, at the size the views
-  would produce once merged: one gpu_minute row per GPU-minute with real quantile states
-  (and gpu_hour aggregated from them),
+  would produce once merged: one gpu_minute row per GPU-minute with samples for its quantiles
+  (gpu_hour fills from them through its view, chained from gpu_minute),
   one power_fleet_1s row per second, one facility_minute row per rack, sensor and minute,
-  plus a few hundred XID events. One hour of gpu_minute is built with quantile states and
+  plus a few hundred XID events. One hour of gpu_minute is built with its samples and
   copied to the other hours (shifting time and the energy counters): the read cost is the
   same, the fill is 20× faster. The generated energy counters do not continue into the
   synthetic fleet's, so the bench report's energy figure means nothing; its cost is real.
@@ -67,12 +67,13 @@ def _gpus(store: ClickHouseStore, fleet: SyntheticFleet) -> None:
     store.client.insert(GPU_TABLE, rows, column_names=["gid", "hall", "row", "rack", "rack_id", "node", "gpu_index", "uuid"])
 
 
-def _state(expr: str) -> str:
-    return f"arrayReduce('quantilesTimingState(0.5, 0.99)', [toNullable(toUInt16({expr})), toNullable(toUInt16({expr} + 3))])"
+def _values(expr: str) -> str:
+    return f"[toUInt16({expr}), toUInt16({expr} + 3)]"
 
 
 def fill_gpu_minute(store: ClickHouseStore, start_s: int, minutes: int) -> None:
-    """One hour with states (rack 3 runs hot: a CDU fault), then copies shifted by whole hours."""
+    """One hour of rollup rows (rack 3 runs hot: a CDU fault), then copies shifted by whole hours.
+    gpu_hour is filled from them by its view (chained from gpu_minute, migration 011)."""
     hour = min(minutes, 60)
     temp = "(40 + cityHash64(gid, m.number) % 25 + if(rack_id = 3, 40, 0))"
     store.command(f"""
@@ -82,7 +83,7 @@ def fill_gpu_minute(store: ClickHouseStore, start_s: int, minutes: int) -> None:
             mem_temp_c_sum, mem_temp_c_count, mem_temp_c_min, mem_temp_c_max,
             util_gpu_pct_sum, util_gpu_pct_count, util_gpu_pct_min, util_gpu_pct_max,
             sm_clock_mhz_sum, sm_clock_mhz_count, sm_clock_mhz_min, sm_clock_mhz_max,
-            power_w_q, gpu_temp_c_q, mem_temp_c_q, util_gpu_pct_q, reasons_seen, thermal_samples,
+            power_w_values, gpu_temp_c_values, mem_temp_c_values, util_gpu_pct_values, reasons_seen, thermal_samples,
             power_cap_samples, power_brake_samples, hw_slowdown_samples, energy_mj_min, energy_mj_max)
         SELECT toDateTime({start_s}, 'UTC') + m.number * 60, 'colossus', hall, row, rack, node, gpu_index, uuid, 60,
             60 * 550000, 60, 300000, 700000,
@@ -90,7 +91,7 @@ def fill_gpu_minute(store: ClickHouseStore, start_s: int, minutes: int) -> None:
             60 * ({temp} + 8), 60, {temp} + 4, {temp} + 11,
             60 * 85, 60, 10, 100,
             60 * 1900, 60, if(rack_id = 3, 1100, 1700), 1980,
-            {_state("550")}, {_state(temp)}, {_state(f"{temp} + 8")}, {_state("85")},
+            {_values("550")}, {_values(temp)}, {_values(f"{temp} + 8")}, {_values("85")},
             if(rack_id = 3, 0x20, 0), if(rack_id = 3, 30, 0), 0, 0, 0,
             m.number * 60 * 550000, (m.number + 1) * 60 * 550000
         FROM {GPU_TABLE} CROSS JOIN numbers({hour}) AS m""")
@@ -102,29 +103,6 @@ def fill_gpu_minute(store: ClickHouseStore, start_s: int, minutes: int) -> None:
             FROM gpu_minute CROSS JOIN numbers(1, {-(-minutes // 60) - 1}) AS h
             WHERE gpu_minute.minute < toDateTime({start_s + 3600}, 'UTC')
               AND gpu_minute.minute + h.number * 3600 < toDateTime({start_s + minutes * 60}, 'UTC')""")
-
-
-def fill_gpu_hour(store: ClickHouseStore) -> None:
-    """gpu_hour from the generated gpu_minute rows, as its view would have written them (the
-    histogram states are left empty: the report does not read them)."""
-    columns = [
-        str(r[0])
-        for r in store.query("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'gpu_hour'").rows
-    ]
-    keys = ["cluster", "hall", "row", "rack", "node", "gpu_index", "uuid"]
-    values = [c for c in columns if c not in (*keys, "hour") and not c.endswith("_hist")]
-
-    def agg(c: str) -> str:
-        if c.endswith("_min"):
-            return f"min({c})"
-        if c.endswith(("_max", "_any")):
-            return f"max({c})"
-        return f"groupBitOr({c})" if c == "reasons_seen" else f"sum({c})"
-
-    store.command(
-        f"INSERT INTO gpu_hour (hour, {', '.join(keys + values)}) SELECT toStartOfHour(minute) AS hour, {', '.join(keys)}, "
-        f"{', '.join(agg(c) for c in values)} FROM gpu_minute GROUP BY hour, {', '.join(keys)}"
-    )
 
 
 def fill_small_rollups(store: ClickHouseStore, start_s: int, seconds: int, gpus: int) -> None:
@@ -208,14 +186,13 @@ def main() -> None:
     fleet = SyntheticFleet(args.gpus, 1, load_scenario("default"), (end_s - raw_s) * 1000, 1.0, float(raw_s))
     _gpus(store, fleet)
     fill_s, _ = timed(fill_gpu_minute, store, start_s, args.hours * 60 - args.raw_minutes)
-    hour_s, _ = timed(fill_gpu_hour, store)  # before the raw rows: their view fills gpu_hour itself
     small_s, _ = timed(fill_small_rollups, store, start_s, args.hours * 3600 - raw_s, args.gpus)
     raw_fill_s, raw_rows = timed(fill_raw, store, fleet, raw_s)
     counts = store.query(
         "SELECT (SELECT count() FROM gpu_minute), (SELECT count() FROM power_fleet_1s), (SELECT count() FROM facility_minute),"
         " (SELECT count() FROM gpu_events), (SELECT count() FROM gpu_samples), (SELECT count() FROM gpu_hour)"
     ).rows[0]
-    print(f"filled in {fill_s + hour_s + small_s + raw_fill_s:.0f} s: gpu_minute {counts[0]:,} rows, gpu_hour {counts[5]:,},")
+    print(f"filled in {fill_s + small_s + raw_fill_s:.0f} s: gpu_minute {counts[0]:,} rows, gpu_hour {counts[5]:,},")
     print(f"  power_fleet_1s {counts[1]:,},")
     print(f"  facility_minute {counts[2]:,}, gpu_events {counts[3]:,}, raw gpu_samples {counts[4]:,} ({raw_rows:,} inserted)")
     time_report(store, Path(path), end_s, args)

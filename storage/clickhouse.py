@@ -39,7 +39,7 @@ FACILITY_COLUMNS = ("ts", "site", "hall", "rack", "sensor", "value")
 # Each insert into gpu_samples feeds seven rollup views; run them on parallel threads rather
 # than one after another (1.5× on 2 cores, measured: docs/benchmarks.md). Deduplication of
 # retried blocks in the views is unchanged (deduplicate_blocks_in_dependent_materialized_views).
-_INSERT_SETTINGS = {"async_insert": 0, "parallel_view_processing": 1}
+_INSERT_SETTINGS = {"async_insert": 0, "parallel_view_processing": 1, "optimize_on_insert": 0}
 # Timestamps travel as epoch-ms ints end to end (numpy datetime64 is not accepted).
 set_write_format("DateTime64", "int")
 

@@ -11,8 +11,11 @@ The migration files are written for one server. For a cluster each statement is 
 - materialized views read the local source (`gpu_samples_local`) and write `t_local` on
   every shard: each shard rolls up its own rows, and the Distributed tables sum shards at
   read time;
-- plain views, SQL functions and ALTERs get ON CLUSTER (ALTERs apply to the local tables);
-- backfills are not rendered: a new cluster has no rows to backfill.
+- plain views, SQL functions, DROP VIEW and ALTERs get ON CLUSTER; an ALTER applies to the
+  local table, and one that adds or drops columns to the Distributed table over it as well;
+- backfills and refills (the INSERT ... SELECT in 011) are not rendered: a new cluster has no
+  rows to fill. A cluster that already holds rows would run 011's refill by hand through the
+  Distributed tables (docs/storage.md).
 
 Queries keep using the unsuffixed names, which are the Distributed tables.
 """
@@ -31,7 +34,9 @@ _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\s*\(", re.S)
 _ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(?:\(([^)]*)\))?")
 _CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)\s+TO (\w+) AS", re.S)
 _CREATE_VIEW = re.compile(r"^CREATE VIEW IF NOT EXISTS (\w+) AS", re.S)
-_ALTER = re.compile(r"^ALTER TABLE (\w+) ", re.S)
+_ALTER = re.compile(r"^ALTER TABLE (\w+)\s", re.S)
+_DROP_VIEW = re.compile(r"^DROP VIEW IF EXISTS (\w+)$")
+_CODEC = re.compile(r" CODEC\([^()]*(?:\([^()]*\)[^()]*)*\)")
 _CREATE_FUNCTION = re.compile(r"^CREATE FUNCTION IF NOT EXISTS (\w+) AS", re.S)
 _FROM = re.compile(r"\bFROM (\w+)\b")
 
@@ -57,8 +62,16 @@ class ClusterDdl:
             return [f"CREATE VIEW IF NOT EXISTS {match[1]} {self.on_cluster} AS" + statement[match.end() :]]
         if match := _CREATE_FUNCTION.match(statement):
             return [f"CREATE FUNCTION IF NOT EXISTS {match[1]} {self.on_cluster} AS" + statement[match.end() :]]
+        if match := _DROP_VIEW.match(statement):
+            return [f"DROP VIEW IF EXISTS {match[1]} {self.on_cluster}"]
         if match := _ALTER.match(statement):
-            return [f"ALTER TABLE {match[1]}_local {self.on_cluster} " + statement[match.end() :]]
+            actions = statement[match.end() :]
+            out = [f"ALTER TABLE {match[1]}_local {self.on_cluster}\n" + actions]
+            if match[1] in self.sharded and re.search(r"\b(ADD|DROP) COLUMN\b", actions):
+                out.append(f"ALTER TABLE {match[1]} {self.on_cluster}\n" + _CODEC.sub("", actions))  # Distributed: no codecs
+            return out
+        if statement.startswith("INSERT INTO "):
+            return []
         raise ValueError(f"no cluster rendering for statement: {statement[:80]!r}")
 
     def _table(self, name: str, statement: str) -> list[str]:

@@ -8,8 +8,9 @@ Three things happen around the DDL itself:
 
 - A materialized view only sees rows inserted after it exists. So that a v1 store keeps
   its history when it gains rollups, `migrate` backfills a view's target from the rows
-  already stored (the view's own SELECT, run once) just before it creates the view. Stop
-  ingest while migrating: rows that arrive between the backfill and the view are missed.
+  already stored (the view's own SELECT, run once) just before it creates the view, when
+  that target is still empty. Stop ingest while migrating: rows that arrive between the
+  backfill and the view are missed.
 - Reference data (the XID catalog) is loaded after the DDL on every run; an unchanged
   catalog is deduplicated by its content-derived token.
 - TTLs come from settings. A table created earlier with another TTL is altered to the
@@ -154,10 +155,17 @@ def _tables(store: ClickHouseStore) -> set[str]:
 
 
 def _backfill_before_view(store: ClickHouseStore, statement: str) -> None:
-    """Fill a new materialized view's target from the rows stored before the view existed."""
+    """Fill a new materialized view's target from the rows stored before the view existed.
+
+    Only an empty target is filled: one that holds rows was fed by an earlier view that a
+    later migration replaced (011 re-chains the rollups), and filling it again would count
+    that history twice.
+    """
     match = _MATERIALIZED_VIEW.match(statement)
     if match is None or match["view"] in _tables(store):
         return  # not a view, or a view that already exists and has been feeding its target
+    if store.query(f"SELECT 1 FROM {match['target']} LIMIT 1").rows:
+        return
     store.command(f"INSERT INTO {match['target']} {match['select']}", settings={"async_insert": 0})
 
 

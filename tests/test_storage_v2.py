@@ -30,11 +30,12 @@ FROM gpu_samples GROUP BY uuid, minute
 """
 ROLLUP_MINUTE = """
 SELECT uuid, {bucket}, sum(samples), sum(power_mw_sum) / nullIf(sum(power_mw_count), 0), min(power_mw_min), max(power_mw_max),
-       quantilesTimingMerge(0.5, 0.99)(power_w_q),
-       sum(gpu_temp_c_sum) / nullIf(sum(gpu_temp_c_count), 0), max(gpu_temp_c_max), quantilesTimingMerge(0.5, 0.99)(gpu_temp_c_q),
-       max(mem_temp_c_max), quantilesTimingMerge(0.5, 0.99)(mem_temp_c_q),
+       quantilesTimingArray(0.5, 0.99)(power_w_values),
+       sum(gpu_temp_c_sum) / nullIf(sum(gpu_temp_c_count), 0), max(gpu_temp_c_max),
+       quantilesTimingArray(0.5, 0.99)(gpu_temp_c_values),
+       max(mem_temp_c_max), quantilesTimingArray(0.5, 0.99)(mem_temp_c_values),
        sum(util_gpu_pct_sum) / nullIf(sum(util_gpu_pct_count), 0), min(util_gpu_pct_min),
-       quantilesTimingMerge(0.5, 0.99)(util_gpu_pct_q),
+       quantilesTimingArray(0.5, 0.99)(util_gpu_pct_values),
        groupBitOr(reasons_seen), sum(thermal_samples), sum(power_brake_samples),
        max(energy_mj_max) - min(energy_mj_min), max(ecc_uncorrected_count_max) - min(ecc_uncorrected_count_min),
        max(pcie_replay_count_max) - min(pcie_replay_count_min), max(nvlink_replay_errors_max) - min(nvlink_replay_errors_min)
@@ -50,7 +51,7 @@ def hourly(sql: str, rollup: bool) -> str:
     """RAW_MINUTE / ROLLUP_MINUTE per hour, where quantiles come from histograms (005)."""
     for name, expr, column in QUANTILES:
         if rollup:
-            sql = sql.replace(f"quantilesTimingMerge(0.5, 0.99)({name}_q)", f"sumMap({name}_hist)")
+            sql = sql.replace(f"quantilesTimingArray(0.5, 0.99)({name}_values)", f"sumMap({name}_hist)")
         else:
             hist = f"sumMapIf([toUInt16({expr.replace(column, f'assumeNotNull({column})')})], [toUInt64(1)], isNotNull({column}))"
             sql = sql.replace(f"quantilesTiming(0.5, 0.99)(toUInt16({expr}))", hist)
@@ -152,6 +153,31 @@ def test_migration_from_v1_keeps_every_row_and_backfills_rollups(chdb_path: Path
     raw = rows_by_key(store, RAW_MINUTE)
     assert raw == rows_by_key(store, ROLLUP_MINUTE.format(table="gpu_minute", bucket="minute"))
     assert store.query("SELECT sum(gpus) FROM power_fleet_1s").rows[0][0] == sum(len(f) for f in frames)
+
+
+def test_v2_store_rechained_by_011_counts_nothing_twice(chdb_path: Path) -> None:
+    """A store that ran the v2 views (004-010) and holds rows gets the 011 chain: the rollups
+    still equal raw afterwards, with rows written before and after the migration."""
+    store = new_store(chdb_path)
+    store.command(f"CREATE TABLE {MIGRATIONS_TABLE} (version UInt32, name String, checksum String,"
+                  " applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version")  # fmt: skip
+    for m in available():
+        if m.version < 11:
+            for statement in m.statements(Ttls().params()):
+                store.command(statement)
+            record = f"INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES ({m.version}, '{m.name}', '{m.checksum}')"
+            store.command(record)
+    assert "power_w_q" in store.query("SELECT groupArray(name) FROM system.columns WHERE table = 'gpu_minute'").rows[0][0]
+    _, frames, events, _ = make_fleet(gpus=64, ticks=150)
+    insert_all(store, frames[:100], events, "v2")
+
+    assert [m.version for m in migrate(store)] == [11]
+    insert_all(store, frames[100:], [], "v3")
+    minute = ROLLUP_MINUTE.format(table="gpu_minute", bucket="minute")
+    assert rows_by_key(store, RAW_MINUTE) == rows_by_key(store, minute)
+    assert rows_by_key(store, hourly(RAW_MINUTE, rollup=False)) == rows_by_key(store, hourly(ROLLUP_MINUTE, rollup=True))
+    fleet = store.query("SELECT sum(gpus) FROM power_fleet_1s").rows[0][0]
+    assert fleet == store.query("SELECT count(power_mw) FROM gpu_samples").rows[0][0]
 
 
 def test_ttls_follow_settings_on_remigrate(chdb_path: Path) -> None:

@@ -2,7 +2,7 @@
 -- HBM's maximum operating temperature is 95 °C on H100/H200.
 SELECT $__timeInterval(minute) AS time, q[1] AS p50_c, q[2] AS p99_c, hottest_c
 FROM (
-    SELECT minute, quantilesTimingMerge(0.5, 0.99)(mem_temp_c_q) AS q, max(mem_temp_c_max) AS hottest_c
+    SELECT minute, quantilesTimingArray(0.5, 0.99)(mem_temp_c_values) AS q, max(mem_temp_c_max) AS hottest_c
     FROM gpu_minute WHERE $__timeFilter(minute) AND $__conditionalAll(cluster IN (${cluster:singlequote}), $cluster) AND $__conditionalAll(hall IN (${hall:singlequote}), $hall) AND $__conditionalAll(rack IN (${rack:singlequote}), $rack) GROUP BY minute
 )
 ORDER BY time

@@ -1,7 +1,7 @@
 -- The hottest GPUs in the window by peak core temperature, with HBM peak, average core
 -- temperature and the clocks-event reasons seen (bitmask OR), from the per-minute rollup,
--- in one pass. (A p99 column would merge quantile states for every GPU in the window, 3x
--- the cost over 24 h, measured; gpu_minute.gpu_temp_c_q has it for a chosen GPU.) GPUs are
+-- in one pass. (A p99 column would take quantiles over every GPU's samples in the window,
+-- ~3x the cost over 24 h, measured; gpu_minute.gpu_temp_c_values has it for a chosen GPU.) GPUs are
 -- grouped by uuid alone: a GPU's rack and node do not change within a window, and one key
 -- hashes ~2x faster than four.
 -- Params: from_ms, to_ms (epoch ms), limit.
