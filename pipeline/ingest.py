@@ -5,6 +5,9 @@ every insert, and each insert carries a token derived from the delivery's positi
 so a delivery written twice (a retry, a crash between write and commit) lands once. While
 the store is down the same delivery is retried with capped exponential backoff and
 nothing is committed: data is delayed, not lost.
+
+A node message the log holds twice (a producer re-send: two offsets, two tokens) is
+dropped by `DropRepeats` before the write; see `pipeline.repeats` for how far back it looks.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import time
 from dataclasses import dataclass, field
 
 from gpufleet.errors import TransientError
+from pipeline.repeats import DropRepeats, Repeats
 from pipeline.transport import Delivery, Subscription
 from storage.base import Store
 
 log = logging.getLogger(__name__)
+_RECENT_TOKENS = 1_024
 
 
 @dataclass(slots=True)
@@ -33,6 +38,8 @@ class IngestStats:
     inventory: int = 0
     facility: int = 0
     dead_letters: int = 0
+    duplicate_messages: int = 0  # node messages dropped as repeats of stored ones
+    duplicate_rows: int = 0
     store_retries: int = 0
     insert_s: float = 0.0
     freshness_s: float = 0.0  # publish -> queryable, for the latest delivery
@@ -56,10 +63,14 @@ class Backoff:
 class Ingest:
     """Moves deliveries from a `Subscription` into a `Store`."""
 
-    def __init__(self, subscription: Subscription, store: Store, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self, subscription: Subscription, store: Store, backoff: Backoff | None = None, repeats: DropRepeats | None = None
+    ) -> None:
         self.subscription = subscription
         self.store = store
         self.backoff = backoff or Backoff()
+        self.repeats = repeats or DropRepeats()
+        self._stored_tokens: dict[str, None] = {}  # the last ranges stored, oldest first
         self.stats = IngestStats()
         self._stop = threading.Event()
 
@@ -71,10 +82,12 @@ class Ingest:
         delivery = self.subscription.poll(timeout_s)
         if delivery is None:
             return None
+        delivery.samples, repeats = self.repeats.drop(delivery.samples)
         if not self._write_until_stored(delivery):
             return None
+        self.repeats.remember(repeats.kept)  # only now: what it remembers is in the store
         self.subscription.commit(delivery)
-        self._count(delivery)
+        self._count(delivery, repeats)
         return delivery
 
     def run(self, until_idle_s: float | None = None) -> IngestStats:
@@ -122,9 +135,12 @@ class Ingest:
         self.store.insert_facility(delivery.facility, f"{token}:facility")
         self.stats.insert_s += time.monotonic() - started
 
-    def _count(self, delivery: Delivery) -> None:
+    def _count(self, delivery: Delivery, repeats: Repeats) -> None:
         s = self.stats
         s.deliveries += 1
+        if not self._stored_again(delivery.token):
+            s.duplicate_messages += repeats.messages
+            s.duplicate_rows += repeats.rows
         s.messages += delivery.messages
         s.rows += len(delivery.samples)
         s.events += len(delivery.events)
@@ -134,3 +150,13 @@ class Ingest:
         if delivery.published_at_s:
             s.freshness_s = time.time() - delivery.published_at_s
             s.freshness_max_s = max(s.freshness_max_s, s.freshness_s)
+
+    def _stored_again(self, token: str) -> bool:
+        """Whether this process stored the range `token` before (a commit failed, so it came
+        again); remembers it. Its messages are not counted as repeats: no producer sent them twice."""
+        again = bool(token) and token in self._stored_tokens
+        self._stored_tokens.pop(token, None)
+        self._stored_tokens[token] = None
+        if len(self._stored_tokens) > _RECENT_TOKENS:
+            del self._stored_tokens[next(iter(self._stored_tokens))]
+        return again

@@ -1,4 +1,4 @@
-"""Kafka → ClickHouse against a real broker (Tansu): round trip, dead letters, shutdown, a group of two.
+"""Kafka → ClickHouse against a real broker (Tansu): round trip, dead letters, repeats, shutdown, a group of two.
 
 Commands run as users run them (`gpufleet emit`, `gpufleet ingest`, fresh processes with
 their own chDB paths); the dead-letter test runs the subscription in this process so it can
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -18,6 +19,7 @@ from collectors.synthetic.scenario import load_scenario
 from gpufleet.frame import node_samples_from_frame
 from pipeline.ingest import Ingest
 from pipeline.kafka import topics
+from pipeline.kafka.service import IngestService, ServiceOptions
 from pipeline.kafka.subscription import KafkaSubscription, SubscriptionConfig
 from storage.clickhouse import ClickHouseStore
 from tests.conftest import run_cli
@@ -127,6 +129,39 @@ def test_dead_letters_carry_reason_and_source_and_the_rest_lands(tansu: Tansu, s
     assert b"cdu_supply_temp_c" in facility["gpufleet.reason"]
     assert store.query("SELECT count() FROM facility_readings").rows == [(1,)]
     assert store.query("SELECT count() FROM dead_letters").rows == [(6,)]
+
+
+def test_a_node_message_produced_twice_is_stored_once_and_counted(tansu: Tansu, store: ClickHouseStore) -> None:
+    """Copies at other offsets (a producer re-send) carry other range tokens: ingest drops them by (node, ts)."""
+    messages = _valid_messages(gpus=16, ticks=3)  # 2 nodes x 3 ticks: 6 messages, 48 rows
+    produce(tansu.bootstrap, topics.SAMPLES, [*messages, messages[0]])  # a copy in the same batch, most likely
+    sub = KafkaSubscription(kafka_settings(), tansu.bootstrap, SubscriptionConfig(group="repeats", max_wait_s=0.2))
+    service = IngestService(sub, store, ServiceOptions(stats_interval_s=0))
+    worker = threading.Thread(target=service.run, daemon=True)
+    worker.start()
+    stats = service.ingest.stats
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and stats.messages < 7:
+            time.sleep(0.1)
+        assert stats.rows == 48, stats
+        produce(tansu.bootstrap, topics.SAMPLES, [messages[5], messages[2]])  # copies in a later batch
+        while time.monotonic() < deadline and stats.messages < 9:
+            time.sleep(0.1)
+    finally:
+        service.stop()
+        worker.join(timeout=30)
+        sub.close()
+    assert store.query("SELECT count(), uniqExact(node, gpu_index, ts) FROM gpu_samples").rows == [(48, 48)]
+    assert (stats.messages, stats.rows, stats.duplicate_messages, stats.duplicate_rows) == (9, 48, 3, 24)
+    assert service.registry.get_sample_value("gpufleet_ingest_duplicate_messages_total") == 3
+    assert service.registry.get_sample_value("gpufleet_ingest_duplicate_rows_total") == 24
+    assert service._line()["duplicate_messages"] == 3
+    ends: dict[int, int] = {}
+    for r in read_topic(tansu.bootstrap, topics.SAMPLES):
+        ends[r.partition] = max(ends.get(r.partition, 0), r.offset + 1)
+    assert sum(ends.values()) == 9  # every copy really is in the log, at its own offset
+    assert {p: o for p, o in committed(tansu.bootstrap, "repeats", topics.SAMPLES, 4).items() if p in ends} == ends
 
 
 def test_sigterm_writes_gathered_batches_commits_and_exits_zero(tansu: Tansu, tmp_path: Path) -> None:

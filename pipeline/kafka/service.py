@@ -23,10 +23,12 @@ from storage.base import Store
 _LAG_EVERY_S = 5.0
 _DRAIN_LIMIT_S = 20.0
 _DOCS = {
-    "gpufleet_ingest_messages_total": "Kafka messages stored or dead-lettered and committed",
+    "gpufleet_ingest_messages_total": "Kafka messages stored, dropped as repeats or dead-lettered, and committed",
     "gpufleet_ingest_rows_total": "GPU sample rows stored",
     "gpufleet_ingest_deliveries_total": "partition ranges written and committed",
     "gpufleet_ingest_events_total": "GPU events stored",
+    "gpufleet_ingest_duplicate_messages_total": "node messages dropped: the same (node, ts) was stored already",
+    "gpufleet_ingest_duplicate_rows_total": "GPU sample rows of the node messages dropped as repeats",
     "gpufleet_ingest_dead_letters_total": "messages sent to the dead-letter topic, by reason",
     "gpufleet_ingest_store_retries_total": "store writes that failed and were retried",
     "gpufleet_ingest_commit_failures_total": "offset commits that failed (range delivered again)",
@@ -105,6 +107,8 @@ class IngestService:
             "gpufleet_ingest_rows_total": s.rows,
             "gpufleet_ingest_deliveries_total": s.deliveries,
             "gpufleet_ingest_events_total": s.events,
+            "gpufleet_ingest_duplicate_messages_total": s.duplicate_messages,
+            "gpufleet_ingest_duplicate_rows_total": s.duplicate_rows,
             "gpufleet_ingest_dead_letters_total": {(k,): v for k, v in sub.dead_letters.items()},
             "gpufleet_ingest_store_retries_total": s.store_retries,
             "gpufleet_ingest_commit_failures_total": sub.commit_failures,
@@ -125,6 +129,7 @@ class IngestService:
             "messages": s.messages,
             "deliveries": s.deliveries,
             "dead_letters": s.dead_letters,
+            "duplicate_messages": s.duplicate_messages,
             "store_retries": s.store_retries,
             "commit_failures": sub.commit_failures,
             "ranges_repeated": sub.ranges_repeated,

@@ -122,7 +122,12 @@ class KafkaSubscription:
         batch_tp = self._ready()
         if batch_tp is None and not self._draining:  # shutting down: deliver what is held, fetch nothing new
             self._resume_open()
-            records = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=self.config.max_batch_messages)
+            try:
+                records = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=self.config.max_batch_messages)
+            except KafkaError as exc:  # kafka-python retries inside poll, but a broker restart can still surface here
+                log.warning("fetch failed; retrying", extra={"error": str(exc)[:200]})
+                time.sleep(timeout_s)
+                return None
             self._accept(records)
             batch_tp = self._ready()
         return self._deliver(batch_tp) if batch_tp is not None else None
@@ -293,21 +298,28 @@ class KafkaSubscription:
 
     # ---- topics -----------------------------------------------------------------------
     def _topic_id(self, topic: str, refresh: bool = False) -> str:
-        if refresh or topic not in self._topic_ids:
-            self._load_topic_ids()
+        """The topic's id; with `refresh`, as the broker says now, or "unknown" if it cannot say.
+
+        A delivery needs the refreshed id: a broker that lost its data and came back serves
+        the new topic at the old offsets, and a cached id would put the old id's tokens on
+        new records (stored again after the reset that follows: seen in the outage test).
+        """
+        if (refresh or topic not in self._topic_ids) and not self._load_topic_ids() and refresh:
+            return "unknown"
         return self._topic_ids.get(topic, "unknown")
 
-    def _load_topic_ids(self) -> None:
+    def _load_topic_ids(self) -> bool:
         try:
             described = self._admin.describe_topics(list(topics.INGESTED))
         except KafkaError as exc:
             log.debug("describe topics failed", extra={"error": str(exc)[:200]})
-            return
+            return False
         for t in described:
             if t.get("error_code", 0) == 0 and t.get("topic_id"):
                 self._topic_ids[t["name"]] = str(t["topic_id"])
             else:
                 self._topic_ids.pop(t["name"], None)
+        return True
 
     def _check_topics(self) -> None:
         """Every few seconds: recreate missing topics (a broker that lost its data) and notice new ids."""
