@@ -7,9 +7,10 @@ persistent QoS 1 session and goes away; the readings are then published (a 1,500
 6 sensors per rack, JSON payloads) and queued by the broker for it; the subscriber comes
 back and drains them. Timing the drain measures the subscriber alone, not the publisher:
 1. mosquitto_sub (C client, prints nothing): the broker's delivery rate;
-2. a raw aiomqtt subscriber that only counts messages;
-3. the gpufleet bridge: parse, validate, batch and insert into chDB;
-4. the bridge with `--workers N` receiver processes on a shared subscription.
+2. a raw aiomqtt subscriber that only counts messages (the stock client's ceiling);
+3. the same with the bridge's `fastread` hooks (socket read and queue taken in bursts);
+4. the gpufleet bridge, as `gpufleet bridge mqtt` runs it: parse, validate, batch, insert into chDB;
+5. the bridge with `--workers N` receiver processes on a shared subscription.
 Prints readings/s for each and the ratio bridge / raw aiomqtt.
 """
 
@@ -28,6 +29,7 @@ import aiomqtt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from collectors.facility import fastread
 from collectors.facility.bridge import MqttBridge, MqttConfig, Rejected
 from collectors.facility.payload import encode_reading
 from collectors.facility.workers import new_stop_event, run_workers
@@ -66,20 +68,24 @@ async def publish(url: str, messages: list[tuple[str, bytes]]) -> float:
     return len(messages) / (time.perf_counter() - t)
 
 
-async def drain_raw(url: str, client_id: str, n: int) -> float:
+async def drain_raw(url: str, client_id: str, n: int, burst: bool = False) -> float:
+    """Count messages only; `burst`: with the bridge's fastread hooks (reads and takes in bursts)."""
     c = MqttConfig.from_url(url)
     got = 0
     t = time.perf_counter()
-    async with aiomqtt.Client(c.host, c.port, identifier=client_id, clean_session=False) as client:
-        async for _ in client.messages:
-            got += 1
-            if got == n:
+    client = aiomqtt.Client(c.host, c.port, identifier=client_id, clean_session=False, max_queued_incoming_messages=n + 1)
+    if burst and not fastread.install(client):
+        raise SystemExit("fastread did not install: see the warning above")
+    async with client:
+        async for first in client.messages:
+            got += len(fastread.take_ready(client, first, n - got)) if burst else 1
+            if got >= n:
                 break
     return n / (time.perf_counter() - t)
 
 
 async def drain_bridge(url: str, client_id: str, n: int, store: ClickHouseStore) -> float:
-    bridge = MqttBridge(MqttConfig.from_url(url, client_id=client_id), StoreSink(store), batch_max=20_000)
+    bridge = MqttBridge(MqttConfig.from_url(url, client_id=client_id), StoreSink(store))
     stop = asyncio.Event()
 
     async def watch() -> None:
@@ -131,7 +137,7 @@ def main() -> None:
         store = ClickHouseStore.open(f"chdb://{tmp}/chdb")
         migrate(store)
         try:
-            for cid in ("bench-sub", "bench-raw", "bench-bridge"):
+            for cid in ("bench-sub", "bench-raw", "bench-burst", "bench-bridge"):
                 asyncio.run(register(broker.url, cid))
             for i in range(args.workers):
                 asyncio.run(register(broker.url, f"bench-workers-{i}", f"$share/gpufleet/{TOPIC_FILTER}"))
@@ -140,6 +146,7 @@ def main() -> None:
             pub_rate = asyncio.run(publish(broker.url, messages))
             sub_rate = drain_mosquitto_sub(broker.port, "bench-sub", n)
             raw_rate = asyncio.run(drain_raw(broker.url, "bench-raw", n))
+            burst_rate = asyncio.run(drain_raw(broker.url, "bench-burst", n, burst=True))
             bridge_rate = asyncio.run(drain_bridge(broker.url, "bench-bridge", n, store))
             workers_rate = drain_workers(broker.url, "bench-workers", n, store, args.workers)
             stored = store.query("SELECT count() FROM facility_readings").rows[0][0]
@@ -149,6 +156,7 @@ def main() -> None:
     print(f"publish (aiomqtt, for scale): {pub_rate:,.0f} readings/s")
     print(f"mosquitto_sub drain (C client): {sub_rate:,.0f} readings/s")
     print(f"raw aiomqtt subscriber drain (count only): {raw_rate:,.0f} readings/s")
+    print(f"aiomqtt subscriber + fastread (burst reads, count only): {burst_rate:,.0f} readings/s")
     print(f"gpufleet bridge drain (parse, validate, insert into chDB): {bridge_rate:,.0f} readings/s; stored {stored:,}")
     print(f"gpufleet bridge --workers {args.workers} drain (shared subscription): {workers_rate:,.0f} readings/s")
     print(f"ratio bridge / raw aiomqtt: {bridge_rate / raw_rate:.2f}; bridge / mosquitto_sub: {bridge_rate / sub_rate:.2f}")

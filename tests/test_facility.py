@@ -59,6 +59,7 @@ def test_json_and_bare_number_payloads() -> None:
         (TOPIC, b"NaN", "not finite"),
         (TOPIC, b"250", "outside [-10, 90]"),
         (TOPIC, b'{"value": 31, "extra": 1}', "unknown key"),
+        (TOPIC, b'{"value": 31, "ts": 99999999999999999999}', "fails the schema"),
         ("facility/memphis/hall-1/rack-0003/smoke_ppm", b"1", "unknown sensor 'smoke_ppm'"),
         ("facility/memphis/rack-0003/cdu_supply_temp_c", b"30", "is not facility/<site>/<hall>/<rack>/<sensor>"),
         ("facility//hall-1/rack-0003/cdu_supply_temp_c", b"30", "is not facility/"),
