@@ -18,6 +18,7 @@ import pytest
 
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
+from tests.mosquitto import Mosquitto
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -55,3 +56,12 @@ def run_cli(
         env={**os.environ, **(env or {})},
         check=False,
     )
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A Mosquitto of its own on a free loopback port, stopped after the test."""
+    broker = Mosquitto(tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()

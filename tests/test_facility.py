@@ -8,7 +8,7 @@ import json
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -139,14 +139,6 @@ def test_cooling_failure_shows_in_the_cdu_before_the_gpus() -> None:
             first_gpu = fleet.now_ms
     assert first_cdu is not None and first_gpu is not None
     assert first_cdu < first_gpu, "flow drops at once; GPUs throttle only after they heat up"
-
-
-@pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
-    broker = Mosquitto(tmp_path)
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 class BridgeThread:

@@ -8,8 +8,6 @@ import logging
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -18,14 +16,6 @@ from collectors.facility import fastread
 from tests.mosquitto import Mosquitto
 
 TOPIC = "facility/s/h/rack-0001/pdu_power_w"
-
-
-@pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
-    broker = Mosquitto(tmp_path)
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 def test_installs_on_the_pinned_aiomqtt_and_paho() -> None:
