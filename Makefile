@@ -30,6 +30,7 @@ test: $(VENV)/.installed-test services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 clean:

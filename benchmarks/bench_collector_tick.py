@@ -29,7 +29,7 @@ import collectors.nvml.double as nvml
 from collectors.base import SourceConfig
 from collectors.nvml.sampler import GpuState
 from collectors.nvml.source import NvmlSource
-from gpufleet.frame import node_samples_from_frame
+from gpufleet.contract.frame import node_samples_from_frame
 
 TARGET_US = 50.0
 

@@ -19,9 +19,9 @@ import uuid
 
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
-from gpufleet.columns import LABEL_COLUMNS, METRIC_COLUMNS
-from gpufleet.demo import DemoOptions, run_demo
-from gpufleet.frame import GpuFrame
+from gpufleet.app.demo import DemoOptions, run_demo
+from gpufleet.contract.columns import LABEL_COLUMNS, METRIC_COLUMNS
+from gpufleet.contract.frame import GpuFrame
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
 

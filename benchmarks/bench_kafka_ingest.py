@@ -31,9 +31,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
-from gpufleet.frame import GpuFrame, frame_from_node_samples, node_samples_from_frame
-from gpufleet.schema import NodeSample
-from gpufleet.settings import KafkaSettings
+from gpufleet.contract.frame import GpuFrame, frame_from_node_samples, node_samples_from_frame
+from gpufleet.contract.schema import NodeSample
+from gpufleet.contract.settings import KafkaSettings
 from pipeline.ingest import Ingest
 from pipeline.kafka import topics
 from pipeline.kafka.decoder import decode_samples

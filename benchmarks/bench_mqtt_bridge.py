@@ -33,12 +33,12 @@ from collectors.facility import fastread
 from collectors.facility.bridge import MqttBridge, MqttConfig, Rejected
 from collectors.facility.payload import encode_reading
 from collectors.facility.workers import new_stop_event, run_workers
-from gpufleet.commands.bridge import StoreSink
-from gpufleet.schema import FacilitySample
-from gpufleet.sensors import SENSORS, TOPIC_FILTER
+from gpufleet.app.commands.bridge import StoreSink
+from gpufleet.contract.schema import FacilitySample
+from gpufleet.contract.sensors import SENSORS, TOPIC_FILTER
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
-from tests.mosquitto import Mosquitto
+from tests.support.mosquitto import Mosquitto
 
 
 def readings(n: int) -> list[tuple[str, bytes]]:

@@ -129,7 +129,7 @@ def fill_small_rollups(store: ClickHouseStore, start_s: int, seconds: int, gpus:
 
 
 def fill_raw(store: ClickHouseStore, fleet: SyntheticFleet, seconds: int) -> int:
-    from gpufleet.frame import GpuFrame
+    from gpufleet.contract.frame import GpuFrame
 
     store.insert_inventory(fleet.inventory(fleet.start_ms), "bench-inventory")
     rows = 0
@@ -160,7 +160,7 @@ def cpu_timed(fn: object, *args: object) -> tuple[float, float, object]:
 
 
 def report(store: ClickHouseStore, out: Path, max_alert_evaluations: int) -> object:
-    from gpufleet.report.build import ReportOptions, write_report  # the first call pays for importing matplotlib
+    from gpufleet.app.report.build import ReportOptions, write_report  # the first call pays for importing matplotlib
 
     return write_report(store, ReportOptions(out_dir=out, max_alert_evaluations=max_alert_evaluations))
 

@@ -18,8 +18,8 @@ import time
 
 from storage_fleet import apply_v1, fill, open_store
 
-from gpufleet.columns import METRIC_COLUMNS
-from gpufleet.errors import StoreError
+from gpufleet.contract.columns import METRIC_COLUMNS
+from gpufleet.contract.errors import StoreError
 from storage.clickhouse import ClickHouseStore
 
 CANDIDATES: dict[str, str] = {

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
-from gpufleet.frame import GpuFrame
+from gpufleet.contract.frame import GpuFrame
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import available
 

@@ -19,7 +19,7 @@ import uuid
 
 from storage_fleet import apply_v1, frames, open_store
 
-from gpufleet.frame import GpuFrame
+from gpufleet.contract.frame import GpuFrame
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
 

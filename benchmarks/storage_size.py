@@ -16,7 +16,7 @@ import time
 
 from storage_fleet import fill, mib, open_store
 
-from gpufleet.columns import METRIC_NAMES
+from gpufleet.contract.columns import METRIC_NAMES
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from storage_fleet import frames, open_store
 
-from gpufleet.frame import GpuFrame
+from gpufleet.contract.frame import GpuFrame
 from storage import queries
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate

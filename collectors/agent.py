@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from collectors.base import Source
-from gpufleet.frame import GpuFrame
-from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
 
 
 class Publisher(Protocol):

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from gpufleet.errors import ConfigError
-from gpufleet.frame import GpuFrame
-from gpufleet.schema import GpuEvent, GpuInventory
+from gpufleet.contract.errors import ConfigError
+from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.schema import GpuEvent, GpuInventory
 
 EventCallback = Callable[[GpuEvent], None]
 

@@ -19,7 +19,7 @@ from dashboards.alerts import groups
 from dashboards.boards import all_dashboards
 from dashboards.config import DATASOURCE_UID, EVALUATION_INTERVAL_S, FOLDER_TITLE, FOLDER_UID, AlertThresholds, DatasourceConfig
 from dashboards.provisioning import Secrets, contact_points, datasource, notification_policy
-from gpufleet.errors import ConfigError, GpufleetError, TransientError
+from gpufleet.contract.errors import ConfigError, GpufleetError, TransientError
 
 NOT_FOUND = 404
 UNAUTHORIZED = 401

@@ -15,7 +15,7 @@ from typing import Literal
 
 from dashboards.config import AlertThresholds
 from dashboards.sql import alert_sql
-from gpufleet.xids import fatal_xids
+from gpufleet.contract.xids import fatal_xids
 
 # What one instance is about; its labels: gpu (cluster, node, gpu), node (cluster, node),
 # rack (cluster, hall, rack), cluster (cluster), source (source_name).

@@ -1,5 +1,5 @@
 import sys
 
-from gpufleet.cli import main
+from gpufleet.app.cli import main
 
 sys.exit(main())

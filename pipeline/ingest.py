@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from gpufleet.errors import TransientError
+from gpufleet.contract.errors import TransientError
 from pipeline.repeats import DropRepeats, Repeats
 from pipeline.transport import Delivery, Subscription
 from storage.base import Store

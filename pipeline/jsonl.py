@@ -10,8 +10,8 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from gpufleet.frame import GpuFrame, node_samples_from_frame
-from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.frame import GpuFrame, node_samples_from_frame
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
 
 
 class JsonLinesTransport:

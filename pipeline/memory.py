@@ -16,8 +16,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gpufleet.frame import GpuFrame, check_frame
-from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.frame import GpuFrame, check_frame
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
 from pipeline.transport import Delivery
 from storage.base import DeadLetter
 

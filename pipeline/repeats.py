@@ -38,7 +38,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from gpufleet.frame import GpuFrame
+from gpufleet.contract.frame import GpuFrame
 
 DEFAULT_WINDOW_MESSAGES: Final = 128  # ~2 min of a 1 Hz collector; a re-sent chunk follows its original
 _EMPTY: Final = np.iinfo(np.int64).min  # an unused ring slot (timestamps are >= 0)

@@ -12,7 +12,7 @@ import os
 import re
 from importlib import resources
 
-from gpufleet.errors import ConfigError
+from gpufleet.contract.errors import ConfigError
 
 PASSWORD_ENV = {"ingest_password_sha256": "GPUFLEET_INGEST_PASSWORD", "grafana_password_sha256": "GPUFLEET_GRAFANA_PASSWORD"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

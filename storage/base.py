@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gpufleet.frame import GpuFrame
-from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,9 @@ from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from gpufleet.errors import ConfigError, StoreError, TransientError
-from gpufleet.frame import GpuFrame
-from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.errors import ConfigError, StoreError, TransientError
+from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
 from storage.base import DeadLetter, QueryResult
 from storage.datadir import lock_data_dir
 from storage.native import encode_frame, frame_column_names

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import IO
 
-from gpufleet.errors import ConfigError
+from gpufleet.contract.errors import ConfigError
 
 LOCK_NAME = ".gpufleet.lock"
 _held: dict[str, IO[str]] = {}

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 
-from gpufleet.xids import catalog as xid_catalog
+from gpufleet.contract.xids import catalog as xid_catalog
 from storage.clickhouse import ClickHouseStore
 
 MIGRATIONS_TABLE = "gpufleet_migrations"

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from gpufleet.columns import LABEL_COLUMNS, METRIC_COLUMNS
-from gpufleet.frame import Categorical, GpuFrame
+from gpufleet.contract.columns import LABEL_COLUMNS, METRIC_COLUMNS
+from gpufleet.contract.frame import Categorical, GpuFrame
 
 _LOW_CARDINALITY_VERSION = 1
 # LowCardinality index flags: HasAdditionalKeysBit (1 << 9) | NeedUpdateDictionary (1 << 10)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from gpufleet.errors import ConfigError
-from gpufleet.times import relative_ms
+from gpufleet.contract.errors import ConfigError
+from gpufleet.contract.times import relative_ms
 from storage.base import QueryResult, Store
 
 _PARAM = re.compile(r"\{(\w+):([^}]+)\}")

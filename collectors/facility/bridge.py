@@ -27,9 +27,9 @@ import aiomqtt
 from collectors.facility import fastread
 from collectors.facility.gcpause import CollectBetweenBatches
 from collectors.facility.payload import parse_reading
-from gpufleet.errors import ConfigError, InvalidMessage, TransientError
-from gpufleet.schema import FacilitySample
-from gpufleet.sensors import TOPIC_FILTER
+from gpufleet.contract.errors import ConfigError, InvalidMessage, TransientError
+from gpufleet.contract.schema import FacilitySample
+from gpufleet.contract.sensors import TOPIC_FILTER
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ machine, with the broker able to send 90,000 (docs/benchmarks.md, "Facility brid
 
 Two hooks, kept to this module because both rest on private parts of aiomqtt 2.x and
 paho-mqtt 2.x. `install` checks each part it needs and returns False (the bridge then logs a
-warning and reads the stock way) if one moved; tests/test_facility_fastread.py fails on
+warning and reads the stock way) if one moved; tests/integration/test_facility_fastread.py fails on
 False, so an upgrade that changes them shows in the tests, not as a silent slowdown:
 
 1. paho's socket is wrapped in `_BufferedSocket`: one recv() of up to 64 KiB, from which

@@ -14,9 +14,9 @@ import math
 
 from pydantic import ValidationError
 
-from gpufleet.errors import InvalidMessage
-from gpufleet.schema import FacilitySample
-from gpufleet.sensors import SENSORS, TOPIC_PREFIX
+from gpufleet.contract.errors import InvalidMessage
+from gpufleet.contract.schema import FacilitySample
+from gpufleet.contract.sensors import SENSORS, TOPIC_PREFIX
 
 MAX_PAYLOAD_BYTES = 4096
 MAX_LABEL_CHARS = 128

@@ -8,7 +8,7 @@ import aiomqtt
 
 from collectors.facility.bridge import MqttConfig
 from collectors.facility.payload import encode_reading
-from gpufleet.schema import FacilitySample
+from gpufleet.contract.schema import FacilitySample
 
 
 async def publish_readings(config: MqttConfig, readings: Iterable[FacilitySample], qos: int = 1) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from collectors.synthetic.fleet import SyntheticFleet
-from gpufleet.schema import FacilitySample
+from gpufleet.contract.schema import FacilitySample
 
 HOST_OVERHEAD_W_PER_NODE = 1_200.0  # CPUs, NICs, fans, PSU losses of an 8-GPU server
 NOMINAL_FLOW_LPM = 90.0

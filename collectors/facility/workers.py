@@ -22,8 +22,8 @@ from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
 
 from collectors.facility.bridge import BridgeStats, FacilitySink, MqttBridge, MqttConfig, Rejected
-from gpufleet.errors import TransientError
-from gpufleet.schema import FacilitySample
+from gpufleet.contract.errors import TransientError
+from gpufleet.contract.schema import FacilitySample
 
 _DONE = "done"
 WRITE_ROWS_MAX = 20_000

@@ -3,7 +3,7 @@
 dcgm-exporter exposes the last XID as a gauge, which hides repeats and never resets
 (its issues #190, #500). Here every critical-XID event NVML delivers becomes its own
 `GpuEvent`, handed to the agent's callback from this thread the moment it arrives, with
-the catalog's meaning, severity and recommended action (`gpufleet.xids`). The wait has a
+the catalog's meaning, severity and recommended action (`gpufleet.contract.xids`). The wait has a
 bounded timeout so `stop()` returns within about one timeout.
 """
 

@@ -4,7 +4,7 @@ Each entry is one read: either a group of field IDs answered by the batched
 `nvmlDeviceGetFieldValues` (one call per GPU per tick for all of them), or one NVML
 function call that fills one or more columns. A column may appear in several reads: the
 first one a device supports wins, so an old driver without field 185 (average power) still
-gets `power_mw` from `nvmlDeviceGetPowerUsage`. Every column of `gpufleet.columns.METRIC_COLUMNS`
+gets `power_mw` from `nvmlDeviceGetPowerUsage`. Every column of `gpufleet.contract.columns.METRIC_COLUMNS`
 has at least one read (a test holds the table to that).
 
 Values stay in NVML's native units except memory, which NVML gives in bytes and the

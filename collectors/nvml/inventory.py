@@ -13,8 +13,8 @@ from typing import Any
 from collectors.nvml.fields import MIB
 from collectors.nvml.lib import NvmlLib
 from collectors.nvml.sampler import GpuState
-from gpufleet.columns import TEMP_MAX_C, TEMP_MIN_C
-from gpufleet.schema import GpuInventory
+from gpufleet.contract.columns import TEMP_MAX_C, TEMP_MIN_C
+from gpufleet.contract.schema import GpuInventory
 
 TEMPERATURE_THRESHOLD_SHUTDOWN = 0
 TEMPERATURE_THRESHOLD_SLOWDOWN = 1

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from gpufleet.errors import SourceUnavailable
+from gpufleet.contract.errors import SourceUnavailable
 
 log = logging.getLogger(__name__)
 

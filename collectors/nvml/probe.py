@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from collectors.base import SourceConfig
+from collectors.nvml.clock_reasons import KNOWN_MASK, decode
 from collectors.nvml.fields import READS, CallRead, FieldRead
 from collectors.nvml.lib import SUCCESS, NvmlCallError, NvmlLib
 from collectors.nvml.sampler import GpuState
 from collectors.nvml.source import NvmlSource
-from gpufleet.clock_reasons import KNOWN_MASK, decode
-from gpufleet.columns import METRIC_NAMES
-from gpufleet.frame import GpuFrame
+from gpufleet.contract.columns import METRIC_NAMES
+from gpufleet.contract.frame import GpuFrame
 
 # What a working H100/H200-class GPU can report; outside this a value is suspect.
 PLAUSIBLE: dict[str, tuple[int, int]] = {

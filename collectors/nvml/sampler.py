@@ -18,7 +18,7 @@ import numpy as np
 
 from collectors.nvml.fields import READS, SLOW_COLUMNS, CallRead, FieldRead, _one
 from collectors.nvml.lib import ERROR_FUNCTION_NOT_FOUND, SUCCESS, NvmlCallError, NvmlLib, Outcome, outcome_of
-from gpufleet.columns import METRIC_COLUMNS, PCT_COLUMNS, PCT_MAX, TEMP_COLUMNS, TEMP_MAX_C, TEMP_MIN_C
+from gpufleet.contract.columns import METRIC_COLUMNS, PCT_COLUMNS, PCT_MAX, TEMP_COLUMNS, TEMP_MAX_C, TEMP_MIN_C
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,11 @@ from collectors.nvml.inventory import mig_enabled, read_inventory, system_versio
 from collectors.nvml.lib import NvmlCallError, NvmlLib, Outcome
 from collectors.nvml.refresher import SlowRefresher
 from collectors.nvml.sampler import GpuLost, GpuState, NeedsReinit, Sampler
-from gpufleet.columns import METRIC_COLUMNS, TOPOLOGY_LABELS
-from gpufleet.errors import ConfigError, SourceUnavailable
-from gpufleet.frame import Categorical, GpuFrame
-from gpufleet.schema import GpuEvent, GpuInventory
-from gpufleet.xids import lookup
+from gpufleet.contract.columns import METRIC_COLUMNS, TOPOLOGY_LABELS
+from gpufleet.contract.errors import ConfigError, SourceUnavailable
+from gpufleet.contract.frame import Categorical, GpuFrame
+from gpufleet.contract.schema import GpuEvent, GpuInventory
+from gpufleet.contract.xids import lookup
 
 log = logging.getLogger(__name__)
 

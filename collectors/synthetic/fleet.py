@@ -24,9 +24,9 @@ import numpy.typing as npt
 from collectors.synthetic.scenario import TARGET_OF, FaultSpec, Scenario
 from collectors.synthetic.topology import GPUS_PER_NODE, MODELS, FleetTopology, build_topology
 from collectors.synthetic.xid_mix import xid_weights
-from gpufleet.frame import GpuFrame
-from gpufleet.schema import GpuEvent, GpuInventory
-from gpufleet.xids import lookup
+from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.schema import GpuEvent, GpuInventory
+from gpufleet.contract.xids import lookup
 
 # clocks-event reason bits (nvmlClocksEventReason*)
 GPU_IDLE = 0x1

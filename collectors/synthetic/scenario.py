@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal, get_args
 
-from gpufleet.errors import ConfigError
+from gpufleet.contract.errors import ConfigError
 
 FaultKind = Literal[
     "cooling_failure",  # a rack's coolant supply warms: temperatures climb, then thermal throttle

@@ -7,9 +7,9 @@ import time
 from collectors.base import EventCallback, SourceConfig
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
-from gpufleet.errors import ConfigError
-from gpufleet.frame import GpuFrame
-from gpufleet.schema import GpuEvent, GpuInventory
+from gpufleet.contract.errors import ConfigError
+from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.schema import GpuEvent, GpuInventory
 
 
 class SyntheticSource:

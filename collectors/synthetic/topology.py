@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from gpufleet.frame import Categorical
+from gpufleet.contract.frame import Categorical
 
 GPUS_PER_NODE = 8
 NODES_PER_RACK = 8

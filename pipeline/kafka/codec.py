@@ -14,9 +14,9 @@ from typing import Final
 import msgspec
 import numpy as np
 
-from gpufleet.columns import METRIC_COLUMNS, TOPOLOGY_LABELS
-from gpufleet.frame import GpuFrame
-from gpufleet.schema import NODE_SAMPLE_SCHEMA
+from gpufleet.contract.columns import METRIC_COLUMNS, TOPOLOGY_LABELS
+from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.schema import NODE_SAMPLE_SCHEMA
 
 _GPU_KEYS: Final = ("gpu_index", "uuid", *(m.name for m in METRIC_COLUMNS))
 _encode = msgspec.json.Encoder().encode

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gpufleet.errors import ConfigError
-from gpufleet.settings import KafkaSettings
+from gpufleet.contract.errors import ConfigError
+from gpufleet.contract.settings import KafkaSettings
 
 
 def client_config(settings: KafkaSettings, bootstrap: str | None = None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any, Final
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from gpufleet.errors import TransientError
+from gpufleet.contract.errors import TransientError
 from pipeline.kafka import topics
 
 MAX_VALUE_BYTES: Final = 900 * 1024  # under the producer's 1 MiB request limit, with room for headers

@@ -20,9 +20,9 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ValidationError
 
-from gpufleet.columns import METRIC_COLUMNS, TOPOLOGY_LABELS
-from gpufleet.frame import Categorical, GpuFrame, check_frame
-from gpufleet.schema import NodeSample
+from gpufleet.contract.columns import METRIC_COLUMNS, TOPOLOGY_LABELS
+from gpufleet.contract.frame import Categorical, GpuFrame, check_frame
+from gpufleet.contract.schema import NodeSample
 from pipeline.kafka.structs import NodeSampleStruct
 
 DEFAULT_MAX_MESSAGE_BYTES: Final = 256 * 1024  # a 64-GPU node message is ~25 KB

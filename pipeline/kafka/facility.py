@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from gpufleet.schema import FacilitySample
-from gpufleet.settings import KafkaSettings
+from gpufleet.contract.schema import FacilitySample
+from gpufleet.contract.settings import KafkaSettings
 from pipeline.kafka.config import client_config
 from pipeline.kafka.deadletters import DeadLetterSender, Letter
 from pipeline.kafka.producer import KafkaTransport

@@ -17,8 +17,8 @@ from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gpufleet.frame import GpuFrame
-from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
 from storage.base import DeadLetter, QueryResult, Store
 
 stats_log = logging.getLogger("gpufleet.stats")

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gpufleet.frame import GpuFrame
-from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
-from gpufleet.settings import KafkaSettings
+from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.settings import KafkaSettings
 from pipeline.kafka import topics
 from pipeline.kafka.codec import encode_node_samples
 from pipeline.kafka.config import client_config

@@ -3,9 +3,9 @@
 pydantic stays the schema of record (JSON Schema, collector-side checks); on the ingest hot
 path msgspec decodes a node message about four times faster. The structs are generated from
 the pydantic models' fields and constraints rather than written out again, so a field added
-to `gpufleet.schema` appears here without a second edit. msgspec's decoding is strict (no
+to `gpufleet.contract.schema` appears here without a second edit. msgspec's decoding is strict (no
 "5" for 5), which makes it accept a subset of what pydantic accepts; the decoder hands
-anything msgspec refuses to pydantic, so the verdicts agree (tests/test_kafka_decoder.py).
+anything msgspec refuses to pydantic, so the verdicts agree (tests/unit/test_kafka_decoder.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from gpufleet.schema import NodeSample
+from gpufleet.contract.schema import NodeSample
 
 _INT64_MAX = 2**63 - 1
 _MIRRORED: dict[type[BaseModel], type[msgspec.Struct]] = {}
@@ -74,7 +74,7 @@ def _annotate(tp: Any, metadata: list[Any]) -> Any:
 def mirror(model: type[BaseModel]) -> type[msgspec.Struct]:
     """A msgspec Struct with `model`'s fields, wire names, defaults and value constraints.
 
-    Model validators (cross-field rules) are not mirrored: `gpufleet.frame.check_frame`
+    Model validators (cross-field rules) are not mirrored: `gpufleet.contract.frame.check_frame`
     applies them to whole frames at once.
     """
     if model in _MIRRORED:

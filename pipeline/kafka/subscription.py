@@ -20,10 +20,10 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from gpufleet.errors import TransientError
-from gpufleet.frame import GpuFrame
-from gpufleet.schema import FacilitySample, GpuEvent, GpuInventory
-from gpufleet.settings import KafkaSettings
+from gpufleet.contract.errors import TransientError
+from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.settings import KafkaSettings
 from pipeline.kafka import topics
 from pipeline.kafka.batches import PartitionBatch
 from pipeline.kafka.config import client_config

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from gpufleet.errors import ConfigError, TransientError
-from gpufleet.settings import KafkaSettings
+from gpufleet.contract.errors import ConfigError, TransientError
+from gpufleet.contract.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,49 @@
+"""The `gpufleet` command line.
+
+Every subcommand runs the same sequence: parse flags, load settings, validate, build the
+parts from their registries, run. Subcommands live in `gpufleet/commands/`, one module
+each, listed in `COMMAND_MODULES`. Only `main` catches `GpufleetError`: it prints one line
+on stderr and returns the error's exit code (2 for bad input or configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import cast
+
+from gpufleet.app.commands import COMMAND_MODULES
+from gpufleet.app.commands.common import Command, OneLineParser
+from gpufleet.app.logs import configure as configure_logging
+from gpufleet.contract.errors import GpufleetError
+from gpufleet.contract.settings import load_settings
+
+
+def _commands() -> dict[str, Command]:
+    return {name: cast(Command, importlib.import_module(module)) for name, module in COMMAND_MODULES.items()}
+
+
+def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="gpufleet", description="GPU fleet telemetry: NVML → Kafka → ClickHouse → Grafana.")
+    sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
+        dest="command", required=True, parser_class=OneLineParser
+    )
+    for command in commands.values():
+        command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    commands = _commands()
+    args = build_parser(commands).parse_args(argv)
+    try:
+        settings = load_settings(store=getattr(args, "store", None))
+        configure_logging(settings.log_level)
+        return commands[args.command].run(args, settings)
+    except GpufleetError as exc:
+        print(f"gpufleet: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,124 @@
+"""`gpufleet bridge mqtt`: facility readings from the site's MQTT broker into gpufleet.
+
+With `--kafka`, readings go to the facility topic and `gpufleet ingest` stores them;
+without it they go straight into the configured store. Invalid payloads are dead-lettered
+with their reason (the dead-letter topic with Kafka, the `dead_letters` table without).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import uuid
+from collections.abc import Sequence
+from itertools import count
+from typing import TYPE_CHECKING
+
+from gpufleet.app.commands.common import OneLineParser, add_store_flag, positive_float, positive_int
+from gpufleet.contract.errors import ConfigError
+from gpufleet.contract.schema import FacilitySample
+from gpufleet.contract.settings import Settings
+from storage.base import DeadLetter, Store
+
+if TYPE_CHECKING:  # aiomqtt is imported only when the bridge runs (`gpufleet collect` on a GPU node never needs it)
+    from collectors.facility.bridge import BridgeStats, FacilitySink, MqttConfig, Rejected
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bridge = sub.add_parser("bridge", help="bridge facility telemetry into gpufleet")
+    kinds = bridge.add_subparsers(dest="bridge_kind", required=True, parser_class=OneLineParser)
+    mqtt = kinds.add_parser("mqtt", help="subscribe to facility/<site>/<hall>/<rack>/<sensor> over MQTT")
+    mqtt.add_argument("--mqtt", metavar="URL", help="mqtt://host:1883 or mqtts://host:8883 (default: settings mqtt.url)")
+    mqtt.add_argument("--kafka", metavar="BOOTSTRAP", help="publish to the facility topic instead of writing the store")
+    mqtt.add_argument("--topic-filter", help="MQTT subscription (default: settings, facility/+/+/+/+)")
+    mqtt.add_argument("--duration", type=positive_float, metavar="SEC", help="stop after SEC seconds (default: until SIGTERM)")
+    mqtt.add_argument(
+        "--workers", type=positive_int, default=1, help="receiver processes on a shared subscription (default: %(default)s)"
+    )
+    add_store_flag(mqtt)
+
+
+class StoreSink:
+    """Writes each batch to the store under one dedup token, so a retried batch lands once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._run = uuid.uuid4().hex[:12]
+        self._batches = count()
+
+    def write(self, readings: Sequence[FacilitySample], rejected: Sequence[Rejected]) -> None:
+        token = f"mqtt:{self._run}:{next(self._batches)}"
+        self.store.insert_facility(readings, f"{token}:facility")
+        letters = [DeadLetter(source=f"mqtt:{r.topic}", reason=r.reason, payload=r.payload) for r in rejected]
+        self.store.insert_dead_letters(letters, f"{token}:dead")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from collectors.facility.bridge import MqttConfig
+
+    m = settings.mqtt
+    url = args.mqtt or m.url
+    if not url:
+        raise ConfigError("no MQTT broker: give --mqtt mqtt://host:1883 or set GPUFLEET_MQTT__URL")
+    config = MqttConfig.from_url(
+        url,
+        username=m.username,
+        password=m.password.get_secret_value() if m.password else None,
+        ca_file=str(m.ca_file) if m.ca_file else None,
+        cert_file=str(m.cert_file) if m.cert_file else None,
+        key_file=str(m.key_file) if m.key_file else None,
+        client_id=m.client_id,
+        topic_filter=args.topic_filter or m.topic_filter,
+    )
+    if args.kafka:
+        from pipeline.kafka.facility import KafkaFacilitySink
+
+        kafka_sink = KafkaFacilitySink(args.kafka, settings.kafka)
+        sink: FacilitySink = kafka_sink
+        close = kafka_sink.close
+    else:
+        from storage.clickhouse import ClickHouseStore
+        from storage.migrations import migrate
+
+        store = ClickHouseStore.open(settings.store)
+        migrate(store, raw_ttl_days=settings.raw_ttl_days)
+        sink = StoreSink(store)
+        close = store.close
+    try:
+        if args.workers > 1:
+            stats = _bridge_workers(config, sink, args.workers, args.duration)
+        else:
+            stats = asyncio.run(_bridge(config, sink, args.duration))
+    finally:
+        close()
+    print(json.dumps({"received": stats.received, "stored": stats.stored, "rejected": stats.rejected,
+                      "reconnects": stats.reconnects, "discarded": stats.discarded}), file=sys.stderr)  # fmt: skip
+    return 0
+
+
+async def _bridge(config: MqttConfig, sink: FacilitySink, duration_s: float | None) -> BridgeStats:
+    from collectors.facility.bridge import MqttBridge
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if duration_s is not None:
+        loop.call_later(duration_s, stop.set)
+    return await MqttBridge(config, sink).run(stop)
+
+
+def _bridge_workers(config: MqttConfig, sink: FacilitySink, workers: int, duration_s: float | None) -> BridgeStats:
+    import threading
+
+    from collectors.facility.workers import new_stop_event, run_workers
+
+    stop = new_stop_event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if duration_s is not None:
+        threading.Timer(duration_s, stop.set).start()
+    return run_workers(config, sink, workers, stop)

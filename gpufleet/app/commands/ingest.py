@@ -1,0 +1,97 @@
+"""`gpufleet ingest`: Kafka consumer group → ClickHouse, exactly-once in effect.
+
+SIGTERM or SIGINT: stop polling, write and commit what was gathered, exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+from typing import Any
+
+from gpufleet.app.commands.common import add_store_flag, non_negative_float, positive_float, positive_int
+from gpufleet.contract.errors import ConfigError
+from gpufleet.contract.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("ingest", help="Kafka consumer group → ClickHouse (commit after the store acknowledged)")
+    p.add_argument("--kafka", metavar="BOOTSTRAP", help="host:port[,...] (default: GPUFLEET_KAFKA__BOOTSTRAP)")
+    add_store_flag(p)
+    p.add_argument("--group", default="gpufleet-ingest", help="consumer group (default: %(default)s)")
+    p.add_argument(
+        "--max-batch-messages", type=positive_int, default=5000, help="messages per partition batch (default: %(default)s)"
+    )
+    p.add_argument(
+        "--max-wait", type=positive_float, default=1.0, metavar="SEC", help="longest a batch waits to fill (default: %(default)s)"
+    )
+    p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on PORT (default: off)")
+    p.add_argument(
+        "--stats-interval",
+        type=non_negative_float,
+        default=10.0,
+        metavar="SEC",
+        help="stats line every SEC, 0 = off (default: %(default)s)",
+    )
+    p.add_argument("--exit-when-idle", type=positive_float, metavar="SEC", help="exit 0 after SEC without data (default: run)")
+    p.add_argument("--no-create-topics", action="store_true", help="do not create missing topics")
+    p.add_argument(
+        "--instance-id", help="static group membership (e.g. the host name): a restart rejoins without a rebalance (default: off)"
+    )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.kafka.service import IngestService, ServiceOptions
+    from pipeline.kafka.subscription import KafkaSubscription, SubscriptionConfig
+    from storage.clickhouse import ClickHouseStore
+    from storage.migrations import migrate
+
+    store = ClickHouseStore.open(settings.store)
+    migrate(store, raw_ttl_days=settings.raw_ttl_days)
+    config = SubscriptionConfig(
+        group=args.group,
+        max_batch_messages=args.max_batch_messages,
+        max_wait_s=args.max_wait,
+        create_topics=not args.no_create_topics,
+        instance_id=args.instance_id,
+        session_timeout_ms=settings.kafka.session_timeout_ms,
+        heartbeat_interval_ms=max(300, settings.kafka.session_timeout_ms // 4),
+    )
+    subscription = KafkaSubscription(settings.kafka, args.kafka, config)
+    _arm_failpoint(subscription)
+    service = IngestService(subscription, store, ServiceOptions(args.metrics_port, args.stats_interval, args.exit_when_idle))
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        service.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        service.run()
+    finally:
+        subscription.close()
+        store.close()
+    return 0
+
+
+def _arm_failpoint(subscription: Any) -> None:
+    """GPUFLEET_FAILPOINT=kill_before_commit:N makes the process SIGKILL itself after the N-th
+    delivery was written and before its offsets are committed: the crash window that the
+    dedup token exists for, hit on purpose by the crash-safety tests."""
+    spec = os.environ.get("GPUFLEET_FAILPOINT")
+    if not spec:
+        return
+    name, _, count = spec.partition(":")
+    if name != "kill_before_commit" or not count.isdigit():
+        raise ConfigError(f"unknown GPUFLEET_FAILPOINT {spec!r}: use kill_before_commit:N")
+    remaining = [int(count)]
+    commit = subscription.commit
+
+    def commit_or_die(delivery: Any) -> None:
+        remaining[0] -= 1
+        if remaining[0] <= 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        commit(delivery)
+
+    subscription.commit = commit_or_die

@@ -1,0 +1,91 @@
+"""The embedded pipeline end to end: synthetic fleet → agent → memory transport → ingest
+→ chDB, checked by SQL against the fleet's own record of what it injected."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+from collectors.synthetic.fleet import InjectedFault, SyntheticFleet
+from collectors.synthetic.scenario import load_scenario
+from gpufleet.app.demo import DemoOptions, run_demo
+from storage.clickhouse import ClickHouseStore
+
+GPUS, TICKS = 512, 40
+
+
+def expected_rows(truth: list[InjectedFault], start_ms: int) -> int:
+    """GPUs × ticks, less the ticks after each GPU was lost or its node went down."""
+    silent: dict[int, int] = {}
+    for f in truth:
+        if f.kind in ("gpu_lost", "node_down") or (f.kind == "xid" and f.xid == 79):
+            tick = (f.start_ms - start_ms) // 1000
+            for gpu in f.gpus:
+                silent[gpu] = min(silent.get(gpu, TICKS), tick)
+    return GPUS * TICKS - sum(TICKS - t for t in silent.values())
+
+
+def test_demo_stores_every_row_once_and_every_fault(store_dsn: str, tmp_path: Path) -> None:
+    opts = DemoOptions(gpus=GPUS, duration_s=TICKS, interval_s=1.0, speed=0, seed=7, scenario="default", data_dir=tmp_path)
+    result = run_demo(opts, store_dsn=store_dsn)
+    # The same fleet again, outside the pipeline, tells what was injected.
+    fleet = SyntheticFleet(GPUS, 7, load_scenario("default"), result.start_ms, 1.0, TICKS)
+    for _ in range(TICKS):
+        fleet.tick()
+    truth = fleet.truth
+    store = ClickHouseStore.open(store_dsn)
+
+    rows, distinct = store.query("SELECT count(), uniqExact(uuid, ts) FROM gpu_samples").rows[0]
+    assert rows == distinct == expected_rows(truth, result.start_ms) == result.ingest.rows
+    assert result.summary["totals"]["ticks"] == TICKS
+
+    uuid_of = fleet.topology.labels["uuid"].values
+    for f in truth:
+        uuids = [uuid_of[g] for g in f.gpus]
+        if f.kind == "cooling_failure":
+            hot = store.query(
+                "SELECT uuid FROM gpu_samples GROUP BY uuid HAVING bitAnd(groupBitOr(clocks_event_reasons), 0x60) != 0"
+            ).rows
+            assert {r[0] for r in hot} <= set(uuids) and hot
+        elif f.kind == "ecc_dbe":
+            got = store.query(
+                "SELECT max(ecc_uncorrected_count), argMax(remap_pending, ts) FROM gpu_samples WHERE uuid = {u:String}",
+                {"u": uuids[0]},
+            ).rows[0]
+            assert got == (1, True)
+        elif f.kind in ("gpu_lost", "node_down"):
+            last = store.query(
+                "SELECT max(toUnixTimestamp64Milli(ts)) FROM gpu_samples WHERE uuid IN {u:Array(String)}", {"u": uuids}
+            ).rows[0][0]
+            assert last == f.start_ms - 1000
+        elif f.kind == "power_brake":
+            braked = store.query("SELECT uniqExact(uuid) FROM gpu_samples WHERE bitAnd(clocks_event_reasons, 0x80) != 0").rows[0][
+                0
+            ]
+            assert braked == len(uuids)
+        elif f.kind == "straggler":
+            clocks = store.query(
+                "SELECT uuid = {u:String} AS me, median(sm_clock_mhz) FROM gpu_samples"
+                " WHERE node = (SELECT any(node) FROM gpu_samples WHERE uuid = {u:String}) GROUP BY me ORDER BY me",
+                {"u": uuids[0]},
+            ).rows
+            assert clocks[1][1] < 0.85 * clocks[0][1]
+    xids = {r[0] for r in store.query("SELECT xid FROM gpu_events WHERE kind = 'xid'").rows}
+    assert {48, 79} <= xids
+    faulty_nodes = {r[1] for r in result.summary["faulty"].rows}
+    injected_nodes = {
+        fleet.topology.labels["node"].values[fleet.topology.labels["node"].codes[f.gpus[0]]]
+        for f in truth
+        if f.kind in ("ecc_dbe", "gpu_lost", "node_down", "power_brake")
+    }
+    assert injected_nodes <= faulty_nodes
+    assert math.isclose(result.summary["power"]["peak_megawatts"], GPUS * 0.7 / 1000, rel_tol=0.3)
+
+
+def test_healthy_demo_reports_no_faults(store_dsn: str, tmp_path: Path) -> None:
+    opts = DemoOptions(gpus=256, duration_s=20, speed=0, seed=1, scenario="none", data_dir=tmp_path)
+    result = run_demo(opts, store_dsn=store_dsn)
+    assert result.ingest.rows == 256 * 20
+    assert result.summary["faulty"].rows == [] and result.summary["xids"].rows == []
+    assert result.start_ms <= int(time.time() * 1000)

@@ -1,0 +1,1 @@
+"""Helpers the tests share: component fixtures, doubles, data builders."""

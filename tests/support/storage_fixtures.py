@@ -1,0 +1,84 @@
+"""Shared by the storage v2 tests: a synthetic fleet with the default faults, stored once
+per test module in its own database of the session's chDB path."""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collectors.synthetic.fleet import SyntheticFleet
+from collectors.synthetic.scenario import load_scenario
+from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.schema import GpuEvent
+from storage.clickhouse import ClickHouseStore
+from storage.migrations import migrate
+
+# Batches of 25 ticks cross minute boundaries, so rollup states from several inserts merge.
+# Seed 1 places a checkpoint inside the three minutes (jobs checkpoint every 2-10 min).
+GPUS, TICKS, BATCH = 512, 180, 25
+
+
+@dataclass
+class Stored:
+    store: ClickHouseStore
+    fleet: SyntheticFleet
+    frames: list[GpuFrame]
+    events: list[GpuEvent]
+    start_ms: int
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + (TICKS - 1) * 1000
+
+
+def make_fleet(gpus: int = GPUS, ticks: int = TICKS, seed: int = 1) -> tuple[SyntheticFleet, list[GpuFrame], list[GpuEvent], int]:
+    start_ms = (int(time.time()) - ticks) * 1000  # ends now: inside every TTL, "reporting" in views
+    fleet = SyntheticFleet(gpus, seed, load_scenario("default"), start_ms, 1.0, float(ticks))
+    frames, events = [], []
+    for _ in range(ticks):
+        frame, evs = fleet.tick()
+        frames.append(frame)
+        events += evs
+    return fleet, frames, events, start_ms
+
+
+def insert_all(store: ClickHouseStore, frames: list[GpuFrame], events: list[GpuEvent], tag: str) -> None:
+    for i in range(0, len(frames), BATCH):
+        store.insert_samples(GpuFrame.concat(frames[i : i + BATCH]), f"{tag}-{i}")
+    store.insert_events(events, f"{tag}-events")
+
+
+def new_store(chdb_path: Path) -> ClickHouseStore:
+    return ClickHouseStore.open(f"chdb://{chdb_path}?database=v2_{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture(scope="module")
+def stored(chdb_path: Path) -> Iterator[Stored]:
+    store = new_store(chdb_path)
+    migrate(store)
+    fleet, frames, events, start_ms = make_fleet()
+    insert_all(store, frames, events, "fleet")
+    store.insert_inventory(fleet.inventory(), "inventory")
+    yield Stored(store, fleet, frames, events, start_ms)
+    store.command("DROP DATABASE IF EXISTS " + store.query("SELECT currentDatabase()").rows[0][0])
+    store.close()
+
+
+def _same_nan(value: Any) -> Any:
+    """NaN (quantiles of no values) compares equal to itself, so rows can be compared with ==."""
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    if isinstance(value, list | tuple):
+        return tuple(_same_nan(v) for v in value)
+    return value
+
+
+def rows_by_key(store: ClickHouseStore, sql: str, key_columns: int = 2) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    return {tuple(r[:key_columns]): _same_nan(tuple(r[key_columns:])) for r in store.query(sql).rows}
