@@ -77,6 +77,10 @@ class FleetTopology:
     def gpus_of_rack(self, rack: int) -> npt.NDArray[np.intp]:
         return np.flatnonzero(self.rack_of_gpu == rack)
 
+    def labels_of(self, gpu: int) -> dict[str, str]:
+        """The label values of topology-local GPU `gpu` (cluster, hall, row, rack, node, uuid)."""
+        return {k: v.values[v.codes[gpu]] for k, v in self.labels.items()}
+
 
 def node_name(node: int) -> str:
     return f"node-{node:05d}"

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from collectors.synthetic.fleet import HW_POWER_BRAKE, HW_THERMAL, SW_THERMAL, InjectedFault, SyntheticFleet
+from collectors.synthetic.fleet import InjectedFault, SyntheticFleet
+from collectors.synthetic.physics import HW_POWER_BRAKE, HW_THERMAL, SW_THERMAL
 from collectors.synthetic.scenario import Scenario, load_scenario, parse_scenario
 from gpufleet.contract.errors import ConfigError
 from gpufleet.contract.frame import GpuFrame
