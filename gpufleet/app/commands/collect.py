@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from collectors.agent import Agent
     from collectors.base import create_source
-    from pipeline.jsonl import JsonLinesTransport
+    from pipeline.registry import MESSAGE_KINDS, TransportConfig, create_transport
 
     labels = {k: getattr(args, k) for k in ("hall", "row", "rack", "node") if getattr(args, k)}
     topology = {"cluster": settings.cluster, **labels}
@@ -54,11 +54,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return publish_to_kafka(source, settings, args, run_ticks, int(time.time() * 1000))
     ticks: int | None
     if args.once:
-        out, ticks = JsonLinesTransport(sys.stdout, events=False, inventory=False), 1
+        messages, ticks = frozenset({"samples", "facility"}), 1
     elif args.events_for:
-        out, ticks = JsonLinesTransport(sys.stdout, samples=False, inventory=False), math.ceil(args.events_for / args.interval)
+        messages, ticks = frozenset({"events", "facility"}), math.ceil(args.events_for / args.interval)
     else:
-        out = JsonLinesTransport(sys.stdout)
+        messages = MESSAGE_KINDS
         ticks = None if args.duration is None else math.ceil(args.duration / args.interval)
+    out = create_transport(TransportConfig("jsonl", stream=sys.stdout, messages=messages))
     Agent(source, out, args.interval, speed=0.0 if args.once else 1.0).run(ticks, int(time.time() * 1000))
     return 0

@@ -11,7 +11,7 @@ import json
 import math
 import signal
 import time
-from typing import Any
+from typing import Any, cast
 
 from gpufleet.app.commands.common import add_fleet_flags, add_kafka_flag, add_publish_flags, source_config
 from gpufleet.contract.settings import Settings
@@ -45,9 +45,11 @@ def publish_to_kafka(source: Any, settings: Settings, args: argparse.Namespace, 
 
     from collectors.agent import Agent
     from pipeline.kafka.metrics import StatsCollector, StatsLine, serve
-    from pipeline.kafka.producer import KafkaTransport, ProducerConfig
+    from pipeline.kafka.producer import KafkaTransport
+    from pipeline.registry import TransportConfig, create_transport
 
-    transport = KafkaTransport(settings.kafka, args.kafka, ProducerConfig(buffer_messages=args.buffer_messages))
+    config = TransportConfig("kafka", settings.kafka, args.kafka, buffer_messages=args.buffer_messages)
+    transport = cast(KafkaTransport, create_transport(config))  # its delivery stats go in the summary
     facility, publisher = _facility(source, settings, getattr(args, "mqtt", None), transport)
     agent = Agent(source, publisher, args.interval, facility=facility)
 
