@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from gpufleet.contract.errors import ConfigError
+from gpufleet.contract.registry import lookup, make_registry
 from gpufleet.contract.settings import KafkaSettings
 from pipeline.transport import Transport
 
@@ -59,24 +59,16 @@ def _jsonl(config: TransportConfig) -> Transport:
     return JsonLinesTransport(config.stream or sys.stdout, **on)
 
 
-def make_registry(*factories: TransportFactory) -> dict[str, TransportFactory]:
-    registry: dict[str, TransportFactory] = {}
-    for factory in factories:
-        if factory.kind in registry:
-            raise ValueError(f"duplicate transport kind {factory.kind!r}")
-        registry[factory.kind] = factory
-    return registry
-
-
 TRANSPORTS = make_registry(
-    TransportFactory("memory", "in-process log read by ingest in the same process (the embedded demo)", _memory),
-    TransportFactory("kafka", "the gpufleet topics on a Kafka cluster (kafka-python)", _kafka),
-    TransportFactory("jsonl", "wire messages as JSON lines on a stream, stdout by default", _jsonl),
+    "transport kind",
+    (
+        TransportFactory("memory", "in-process log read by ingest in the same process (the embedded demo)", _memory),
+        TransportFactory("kafka", "the gpufleet topics on a Kafka cluster (kafka-python)", _kafka),
+        TransportFactory("jsonl", "wire messages as JSON lines on a stream, stdout by default", _jsonl),
+    ),
+    lambda f: f.kind,
 )
 
 
 def create_transport(config: TransportConfig, transports: dict[str, TransportFactory] = TRANSPORTS) -> Transport:
-    factory = transports.get(config.kind)
-    if factory is None:
-        raise ConfigError(f"unknown transport {config.kind!r}: use one of {', '.join(transports)}")
-    return factory.create(config)
+    return lookup(transports, "transport", config.kind).create(config)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from gpufleet.contract.errors import ConfigError
+from gpufleet.contract.registry import lookup, make_registry
 from storage.clickhouse import ClickHouseStore
 
 
@@ -24,30 +24,22 @@ class StoreFactory:
     server: bool  # a server other processes share: `db migrate --cluster` can run its ON CLUSTER DDL there
 
 
-def make_registry(*factories: StoreFactory) -> dict[str, StoreFactory]:
-    registry: dict[str, StoreFactory] = {}
-    for factory in factories:
-        if factory.scheme in registry:
-            raise ValueError(f"duplicate store scheme {factory.scheme!r}")
-        registry[factory.scheme] = factory
-    return registry
-
-
 STORES = make_registry(
-    StoreFactory("chdb", "ClickHouse engine in this process (chdb://PATH, chdb://memory)", ClickHouseStore.open, False),
-    StoreFactory("http", "ClickHouse server (http://user:password@host:8123/database)", ClickHouseStore.open, True),
-    StoreFactory("https", "ClickHouse server over TLS (https://user:password@host:8443/database)", ClickHouseStore.open, True),
+    "store scheme",
+    (
+        StoreFactory("chdb", "ClickHouse engine in this process (chdb://PATH, chdb://memory)", ClickHouseStore.open, False),
+        StoreFactory("http", "ClickHouse server (http://user:password@host:8123/database)", ClickHouseStore.open, True),
+        StoreFactory(
+            "https", "ClickHouse server over TLS (https://user:password@host:8443/database)", ClickHouseStore.open, True
+        ),
+    ),
+    lambda f: f.scheme,
 )
 
 
 def store_factory(dsn: str, stores: dict[str, StoreFactory] = STORES) -> StoreFactory:
     """The factory for `dsn`'s scheme; `ConfigError` for a scheme none serves."""
-    scheme = urlparse(dsn).scheme
-    factory = stores.get(scheme)
-    if factory is None:
-        valid = ", ".join(f"{s}://" for s in stores)
-        raise ConfigError(f"unknown store scheme {scheme + '://' if scheme else '(none)'} in the store DSN: use one of {valid}")
-    return factory
+    return lookup(stores, "store scheme", urlparse(dsn).scheme, lambda scheme: f"{scheme}://")
 
 
 def open_store(dsn: str, stores: dict[str, StoreFactory] = STORES) -> ClickHouseStore:

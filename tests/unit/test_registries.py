@@ -9,12 +9,11 @@ import pytest
 
 from gpufleet.app.cli import main
 from gpufleet.contract.errors import ConfigError
+from gpufleet.contract.registry import make_registry
 from gpufleet.contract.schema import GpuEvent
 from pipeline.memory import MemoryBroker
 from pipeline.registry import TRANSPORTS, TransportConfig, TransportFactory, create_transport
-from pipeline.registry import make_registry as transport_registry
 from storage.registry import STORES, StoreFactory, open_store, store_factory
-from storage.registry import make_registry as store_registry
 
 
 def test_an_unknown_store_scheme_names_the_valid_ones_and_not_the_password() -> None:
@@ -23,7 +22,7 @@ def test_an_unknown_store_scheme_names_the_valid_ones_and_not_the_password() -> 
     message = str(err.value)
     assert "postgres://" in message and "chdb://, http://, https://" in message
     assert "s3cret" not in message
-    with pytest.raises(ConfigError, match=r"\(none\)"):
+    with pytest.raises(ConfigError, match="unknown store scheme ://"):
         store_factory("./gpufleet-data")  # a bare path, no scheme
 
 
@@ -39,7 +38,7 @@ def test_a_scheme_is_served_by_its_own_factory() -> None:
         opened.append(dsn)
         return "store"
 
-    stores = store_registry(StoreFactory("mem", "test", open_, False))  # type: ignore[arg-type]
+    stores = make_registry("store scheme", [StoreFactory("mem", "test", open_, False)], lambda f: f.scheme)  # type: ignore[arg-type]
     assert open_store("mem://x", stores) == "store"  # type: ignore[comparison-overlap]
     assert opened == ["mem://x"]
     with pytest.raises(ConfigError, match="use one of mem://"):
@@ -49,16 +48,16 @@ def test_a_scheme_is_served_by_its_own_factory() -> None:
 def test_a_duplicate_scheme_or_kind_is_refused() -> None:
     store = STORES["chdb"]
     with pytest.raises(ValueError, match="duplicate store scheme 'chdb'"):
-        store_registry(store, store)
+        make_registry("store scheme", [store, store], lambda f: f.scheme)
     kafka = TRANSPORTS["kafka"]
     with pytest.raises(ValueError, match="duplicate transport kind 'kafka'"):
-        transport_registry(kafka, kafka)
+        make_registry("transport kind", [kafka, kafka], lambda f: f.kind)
 
 
 def test_an_unknown_transport_names_the_valid_kinds() -> None:
     with pytest.raises(ConfigError, match="unknown transport 'mqtt': use one of memory, kafka, jsonl"):
         create_transport(TransportConfig(kind="mqtt"))
-    lone = transport_registry(TransportFactory("memory", "test", TRANSPORTS["memory"].create))
+    lone = make_registry("transport kind", [TransportFactory("memory", "test", TRANSPORTS["memory"].create)], lambda f: f.kind)
     with pytest.raises(ConfigError, match=r"use one of memory$"):
         create_transport(TransportConfig(kind="jsonl"), lone)
 
