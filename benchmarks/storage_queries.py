@@ -71,7 +71,7 @@ def raw_power_swing() -> str:
     start, end = text.index("series AS"), text.index("steps AS")
     series = """series AS
 (
-    SELECT toDateTime(r.ts) AS ts, sum(r.power_mw) / 1e9 AS mw, count(r.power_mw) AS gpus
+    SELECT toDateTime(r.ts) AS ts, sum(r.power_mw) / 1e9 AS megawatts, count(r.power_mw) AS gpus
     FROM gpu_samples AS r
     WHERE r.ts BETWEEN fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC') AND fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')
     GROUP BY ts
