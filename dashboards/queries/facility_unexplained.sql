@@ -3,13 +3,4 @@
 -- reports and the PDU meters right; a silent node shows as its whole draw. The "PDU power does
 -- not match GPU power" alert fires beyond its tolerance either way.
 SELECT f.time AS time, f.rack AS rack, f.pdu_kw - ifNull(g.gpu_kw, 0) - {{host_overhead_w_per_gpu}} / 1000 * ifNull(g.gpus, 0) AS unexplained_kw
-FROM
-(
-    -- @include rack_pdu_kw
-) AS f
-LEFT JOIN
-(
-    -- @include rack_gpu_kw
-) AS g ON g.time = f.time AND g.cluster = f.site AND g.hall = f.hall AND g.rack = f.rack
-ORDER BY time
-SETTINGS join_use_nulls = 1
+-- @include rack_pdu_and_gpu_kw
