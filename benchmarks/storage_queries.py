@@ -10,16 +10,14 @@ and whether the answers agree. Target: rollups <= 200 ms and >= 10x faster than 
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from typing import Any
 
-from storage_fleet import fill, open_store
+from storage_fleet import filled_store, flags
 
 from storage import queries
 from storage.clickhouse import ClickHouseStore
-from storage.migrations import migrate
 
 WINDOW = "ts BETWEEN fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC') AND fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')"
 RAW: dict[str, str] = {
@@ -91,15 +89,9 @@ def timed(store: ClickHouseStore, sql: str, params: dict[str, Any], repeats: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gpus", type=int, default=512)
-    parser.add_argument("--hours", type=float, default=24.0)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-    store = open_store("queries")
-    migrate(store)
+    args = flags(__doc__, gpus=512, hours=24.0, repeats=5).parse_args()
     t = time.perf_counter()
-    rows, _ = fill(store, args.gpus, int(args.hours * 3600))
+    store, rows, _, _ = filled_store("queries", args.gpus, args.hours)
     for table in ("gpu_samples", "gpu_minute", "power_fleet_1s", "power_rack_1s", "power_hall_1s"):
         store.command(f"OPTIMIZE TABLE {table} FINAL")
     print(f"{rows:,} rows ({args.gpus:,} GPUs x {args.hours:g} h) stored and merged in {time.perf_counter() - t:.0f} s")
