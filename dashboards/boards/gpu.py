@@ -10,7 +10,14 @@ from __future__ import annotations
 from dashboards.boards.variables import topology
 from dashboards.panels import HBM_STEPS, OK_STEPS, TEMP_STEPS, Json, Panel, dashboard, layout, table, timeseries
 
-UID = "gpufleet-gpu"
+UID, TITLE = "gpufleet-gpu", "GPU drill-down"
+DESCRIPTION = "Every metric of the selected node's GPUs: pick cluster, hall, rack, node and GPU."
+
+
+def _increase(counter: str) -> str:
+    """A counter's increase within the interval."""
+    return f"max({counter}) - min({counter})"
+
 
 # (title, unit, [(column expression, alias)], thresholds): gauges are averaged per interval,
 # counters show their increase within it. Units follow NVML's native ones, scaled for display.
@@ -29,38 +36,20 @@ METRIC_PANELS: tuple[tuple[str, str, str, str, Json], ...] = (
     ("Memory clock", "rotmhz", "avg(mem_clock_mhz)", "mem_clock_mhz", OK_STEPS),
     ("Clocks-event reasons (bitmask OR)", "hex0x", "groupBitOr(clocks_event_reasons)", "clocks_event_reasons", OK_STEPS),
     ("Performance state", "none", "max(pstate)", "pstate", OK_STEPS),
-    ("Correctable ECC errors (new)", "none", "max(ecc_corrected_count) - min(ecc_corrected_count)", "ecc_corrected", OK_STEPS),
-    (
-        "Uncorrectable ECC errors (new)",
-        "none",
-        "max(ecc_uncorrected_count) - min(ecc_uncorrected_count)",
-        "ecc_uncorrected",
-        OK_STEPS,
-    ),
+    ("Correctable ECC errors (new)", "none", _increase("ecc_corrected_count"), "ecc_corrected", OK_STEPS),
+    ("Uncorrectable ECC errors (new)", "none", _increase("ecc_uncorrected_count"), "ecc_uncorrected", OK_STEPS),
     ("Remapped rows (correctable)", "none", "max(remapped_rows_correctable)", "remapped_rows_correctable", OK_STEPS),
     ("Remapped rows (uncorrectable)", "none", "max(remapped_rows_uncorrectable)", "remapped_rows_uncorrectable", OK_STEPS),
     ("Row remap pending", "bool", "max(toUInt8(remap_pending))", "remap_pending", OK_STEPS),
     ("Row remap failure", "bool", "max(toUInt8(remap_failure))", "remap_failure", OK_STEPS),
     ("PCIe TX", "KBs", "avg(pcie_tx_kbps)", "pcie_tx_kbps", OK_STEPS),
     ("PCIe RX", "KBs", "avg(pcie_rx_kbps)", "pcie_rx_kbps", OK_STEPS),
-    ("PCIe replays (new)", "none", "max(pcie_replay_count) - min(pcie_replay_count)", "pcie_replays", OK_STEPS),
-    ("NVLink TX", "kbytes", "max(nvlink_tx_kib) - min(nvlink_tx_kib)", "nvlink_tx_kib", OK_STEPS),
-    ("NVLink RX", "kbytes", "max(nvlink_rx_kib) - min(nvlink_rx_kib)", "nvlink_rx_kib", OK_STEPS),
-    ("NVLink CRC errors (new)", "none", "max(nvlink_crc_errors) - min(nvlink_crc_errors)", "nvlink_crc_errors", OK_STEPS),
-    (
-        "NVLink replay errors (new)",
-        "none",
-        "max(nvlink_replay_errors) - min(nvlink_replay_errors)",
-        "nvlink_replay_errors",
-        OK_STEPS,
-    ),
-    (
-        "NVLink recovery errors (new)",
-        "none",
-        "max(nvlink_recovery_errors) - min(nvlink_recovery_errors)",
-        "nvlink_recovery_errors",
-        OK_STEPS,
-    ),
+    ("PCIe replays (new)", "none", _increase("pcie_replay_count"), "pcie_replays", OK_STEPS),
+    ("NVLink TX", "kbytes", _increase("nvlink_tx_kib"), "nvlink_tx_kib", OK_STEPS),
+    ("NVLink RX", "kbytes", _increase("nvlink_rx_kib"), "nvlink_rx_kib", OK_STEPS),
+    ("NVLink CRC errors (new)", "none", _increase("nvlink_crc_errors"), "nvlink_crc_errors", OK_STEPS),
+    ("NVLink replay errors (new)", "none", _increase("nvlink_replay_errors"), "nvlink_replay_errors", OK_STEPS),
+    ("NVLink recovery errors (new)", "none", _increase("nvlink_recovery_errors"), "nvlink_recovery_errors", OK_STEPS),
 )
 
 
@@ -80,11 +69,4 @@ def build() -> Json:
         "Events",
         table("Events of the selected nodes", "drilldown_events", "none"),
     ]
-    return dashboard(
-        UID,
-        "GPU drill-down",
-        "Every metric of the selected node's GPUs: pick cluster, hall, rack, node and GPU.",
-        layout(items),
-        topology(5),
-        time_from="now-30m",
-    )
+    return dashboard(UID, TITLE, DESCRIPTION, layout(items), topology(5), time_from="now-30m")
