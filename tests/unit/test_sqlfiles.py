@@ -35,3 +35,15 @@ def test_every_query_file_is_resolved_and_keeps_its_own_description() -> None:
     assert dict(swing.params) == {"from_ms": "Int64", "to_ms": "Int64", "span_s": "UInt32"}  # parameters of the parts count
     assert "remap_failure_any" in alert_sql("row_remap_failure").render()
     assert "sum(mem_temp_c_sum)" in panel_sql("fleet_hbm_temp_heatmap").render({"bands": "1", "low": 20, "high": 110})
+
+
+def test_alert_rules_are_read_from_their_toml_files_with_phrases_filled() -> None:
+    from dashboards.alerts import RULES
+    from dashboards.rule import _phrased
+
+    assert len(RULES) == len({r.uid for r in RULES}) == 22
+    lost = next(r for r in RULES if r.uid == "gpufleet-gpu-lost")
+    assert lost.summary == "{{ $labels.cluster }}/{{ $labels.node }} GPU {{ $labels.gpu }} fell off the bus"
+    assert all("${" not in r.summary + r.runbook for r in RULES)
+    with pytest.raises(ValueError, match="unknown phrase"):
+        _phrased("rules.toml", "${GPUS} at {{ $values.A }}")
