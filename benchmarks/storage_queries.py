@@ -22,14 +22,14 @@ from storage.clickhouse import ClickHouseStore
 WINDOW = "ts BETWEEN fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC') AND fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')"
 RAW: dict[str, str] = {
     "fleet_power_series": f"""
-        SELECT toStartOfInterval(s, toIntervalSecond({{step_s:UInt32}})) AS t, avg(mw) AS avg_megawatts,
-               max(mw) AS peak_megawatts, min(mw) AS low_megawatts, max(gpus) AS gpus_reporting
-        FROM (SELECT toStartOfSecond(ts) AS s, sum(power_mw) / 1e9 AS mw, count(power_mw) AS gpus
+        SELECT toStartOfInterval(s, toIntervalSecond({{step_s:UInt32}})) AS t, avg(megawatts) AS avg_megawatts,
+               max(megawatts) AS peak_megawatts, min(megawatts) AS low_megawatts, max(gpus) AS gpus_reporting
+        FROM (SELECT toStartOfSecond(ts) AS s, sum(power_mw) / 1e9 AS megawatts, count(power_mw) AS gpus
               FROM gpu_samples WHERE {WINDOW} GROUP BY s)
         GROUP BY t ORDER BY t""",
     "fleet_power": f"""
-        SELECT argMax(mw, s) AS now_megawatts, max(mw) AS peak_megawatts, min(mw) AS low_megawatts
-        FROM (SELECT toStartOfSecond(ts) AS s, sum(power_mw) / 1e9 AS mw FROM gpu_samples WHERE {WINDOW} GROUP BY s)""",
+        SELECT argMax(megawatts, s) AS now_megawatts, max(megawatts) AS peak_megawatts, min(megawatts) AS low_megawatts
+        FROM (SELECT toStartOfSecond(ts) AS s, sum(power_mw) / 1e9 AS megawatts FROM gpu_samples WHERE {WINDOW} GROUP BY s)""",
     "hottest_gpus": f"""
         SELECT rack, node, gpu_index, uuid, max(gpu_temp_c) AS peak_gpu_temp_c, max(mem_temp_c) AS peak_mem_temp_c
         FROM gpu_samples WHERE {WINDOW}

@@ -9,15 +9,15 @@
 WITH
     -- @include fleet_power_steps
 SELECT
-    max(ramp) AS max_rise_mw_per_s,
+    max(ramp) AS max_rise_megawatts_per_s,
     argMax(ts, ramp) AS max_rise_at,
-    -min(ramp) AS max_fall_mw_per_s,
+    -min(ramp) AS max_fall_megawatts_per_s,
     argMin(ts, ramp) AS max_fall_at,
-    max(recent_peak - megawatts) AS largest_drop_mw,
+    max(recent_peak - megawatts) AS largest_drop_megawatts,
     argMax(recent_peak_ts, recent_peak - megawatts) AS largest_drop_from,
     argMax(ts, recent_peak - megawatts) AS largest_drop_to,
-    argMax(recent_peak, recent_peak - megawatts) AS largest_drop_peak_mw,
-    argMax(megawatts, recent_peak - megawatts) AS largest_drop_trough_mw,
+    argMax(recent_peak, recent_peak - megawatts) AS largest_drop_peak_megawatts,
+    argMax(megawatts, recent_peak - megawatts) AS largest_drop_trough_megawatts,
     argMax(recent_peak_gpus, recent_peak - megawatts) AS gpus_at_peak,
     argMax(gpus, recent_peak - megawatts) AS gpus_at_trough
 FROM steps

@@ -10,15 +10,15 @@ WITH
     -- @include fleet_power_steps
 SELECT
     toStartOfMinute(ts) AS minute,
-    max(ramp) AS rise_mw_per_s,
+    max(ramp) AS rise_megawatts_per_s,
     argMax(ts, ramp) AS rise_at,
-    argMax(megawatts, ramp) AS rise_to_mw,
-    -min(ramp) AS fall_mw_per_s,
+    argMax(megawatts, ramp) AS rise_to_megawatts,
+    -min(ramp) AS fall_megawatts_per_s,
     argMin(ts, ramp) AS fall_at,
-    argMin(megawatts, ramp) AS fall_to_mw,
-    max(recent_peak - megawatts) AS dip_mw,
+    argMin(megawatts, ramp) AS fall_to_megawatts,
+    max(recent_peak - megawatts) AS dip_megawatts,
     argMax(ts, recent_peak - megawatts) AS dip_at,
-    argMax(megawatts, recent_peak - megawatts) AS dip_trough_mw,
+    argMax(megawatts, recent_peak - megawatts) AS dip_trough_megawatts,
     argMax(recent_peak_gpus, recent_peak - megawatts) AS gpus_at_peak,
     argMax(gpus, recent_peak - megawatts) AS gpus_at_trough
 FROM steps
