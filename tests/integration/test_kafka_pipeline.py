@@ -14,6 +14,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from kafka import KafkaAdminClient
+
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.frame import node_samples_from_frame
@@ -229,3 +231,16 @@ def test_collect_publishes_to_kafka_and_reports(kafka1: KafkaCluster, tmp_path: 
     values = [json.loads(r.value) for r in read_topic(kafka1.bootstrap, topics.SAMPLES)]
     assert len(values) == 4 and {v["seq"] for v in values} == {0, 1, 2, 3}
     assert len(read_topic(kafka1.bootstrap, topics.INVENTORY)) == 8
+
+
+def test_topics_create_refuses_more_replicas_than_brokers_in_one_line(kafka1: KafkaCluster) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=kafka1.bootstrap)
+    admin.delete_topics([topics.SAMPLES], timeout_ms=15_000)
+    admin.close()
+    env = {**cli_env(kafka1), "GPUFLEET_KAFKA__REPLICATION_FACTOR": "3", "GPUFLEET_KAFKA__MIN_INSYNC_REPLICAS": "2"}
+    proc = run_cli("kafka", "topics", "--create", env=env)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "GPUFLEET_KAFKA__REPLICATION_FACTOR=3" in lines[0] and "1 broker" in lines[0], lines
+    ok = run_cli("kafka", "topics", "--create", env=cli_env(kafka1))  # RF 1, min ISR 1 on one broker
+    assert ok.returncode == 0 and f"{topics.SAMPLES}\tcreated" in ok.stdout and "min.insync.replicas=1" in ok.stdout, ok.stderr
