@@ -169,6 +169,11 @@ class KafkaCluster:
             node.start()
         self.wait_ready(timeout_s)
 
+    @property
+    def running_bootstrap(self) -> str:
+        """The running nodes only: an admin client bootstrapped from a dead node may send it its request."""
+        return ",".join(n.address for n in self.nodes if n.running)
+
     def node(self, node_id: int) -> KafkaNode:
         return self.nodes[node_id - 1]
 
