@@ -200,7 +200,7 @@ def test_whole_cluster_stopped_60s_then_started(kafka3: KafkaCluster, tmp_path: 
     env = cli_env(kafka3)
     members = Members(env, tmp_path, 3, "outage")
     # 80 messages/s for 60 s need ~4,800 slots; the buffer holds 2,000: the rest is dropped and counted.
-    emit = gpufleet("emit", *EMIT, "--duration", "100", "--buffer-messages", "2000", env=env, cwd=tmp_path)
+    emit = gpufleet("emit", *EMIT, "--duration", "600", "--buffer-messages", "2000", env=env, cwd=tmp_path)
     try:
         assert _wait_until(members.storing, 120, 0.5), "the group never stored from all three members"
         for node in kafka3.nodes:
@@ -210,7 +210,10 @@ def test_whole_cluster_stopped_60s_then_started(kafka3: KafkaCluster, tmp_path: 
             node.stop()
         time.sleep(60)
         kafka3.start_stopped()
-        assert emit.wait(120) == 0, emit.stderr()[-3000:]
+        sent = members.metric("gpufleet_ingest_rows_total")
+        assert _wait_until(lambda: members.metric("gpufleet_ingest_rows_total") > sent, 120, 0.5), "nothing stored after"
+        emit.popen.send_signal(signal.SIGTERM)  # emit delivers what its buffer still holds and prints its summary
+        assert emit.wait(90) == 0, emit.stderr()[-3000:]
         summary = emit_summary(emit)
         assert summary["dropped_rows"] > 0 and summary["undelivered_messages"] == 0, summary
         expected = summary["sampled_rows"] - summary["dropped_rows"]
@@ -218,7 +221,10 @@ def test_whole_cluster_stopped_60s_then_started(kafka3: KafkaCluster, tmp_path: 
     finally:
         members.kill()
         emit.popen.kill()
-    _expect_exactly_once(keys, expected)
+    # A message the producer had sent when the brokers stopped, unacknowledged, then dropped
+    # for the buffer bound may be in the log anyway: it is counted apart, and may be stored.
+    assert len(keys) == len(set(keys)), f"rows stored twice: {len(keys) - len(set(keys))}"
+    assert expected <= len(set(keys)) <= expected + summary["dropped_tried_rows"], (len(set(keys)), summary)
 
 
 def test_ingest_sigkilled_during_a_rebalance_while_the_stores_are_down(kafka3: KafkaCluster, tmp_path: Path) -> None:
