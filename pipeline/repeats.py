@@ -3,8 +3,7 @@
 The range token (`Delivery.token`) makes a *re-delivered range* a no-op in the store, but a
 message the producer sent twice sits at two offsets and carries two tokens. That happens
 when a produce was stored but its acknowledgement was lost: the Kafka transport resends the
-chunk from a new producer instance (idempotence does not span instances), and a broker that
-lost its state (single node, Tansu) takes any retry as new. A collector emits at most one
+chunk from a new producer instance (idempotence does not span instances). A collector emits at most one
 message per node and timestamp, so `(node, ts)` names a message (`seq` restarts with the
 collector and cannot).
 

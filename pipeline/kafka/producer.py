@@ -34,6 +34,7 @@ class _Message:
     key: bytes
     value: bytes
     rows: int  # GPU rows carried (samples), for the dropped/sent row counters
+    tried: bool = False  # sent once without an acknowledgement: may be in the log already
 
 
 @dataclass(slots=True)
@@ -45,6 +46,9 @@ class ProducerStats:
     sent_rows: int = 0
     dropped_messages: int = 0
     dropped_rows: int = 0
+    # of those, dropped after a send whose acknowledgement never came (the broker went away
+    # mid-request): each may be in the log all the same, so ingest can store up to this many
+    dropped_tried_rows: int = 0
     buffered_messages: int = 0
     reconnects: int = 0
     send_failures: int = 0
@@ -147,6 +151,8 @@ class KafkaTransport:
             dropped = self._buffer.popleft()
             self.stats.dropped_messages += 1
             self.stats.dropped_rows += dropped.rows
+            if dropped.tried:
+                self.stats.dropped_tried_rows += dropped.rows
         self.stats.buffered_messages = len(self._buffer) + self._inflight
 
     # ---- sender thread --------------------------------------------------------------
@@ -165,6 +171,8 @@ class KafkaTransport:
             with self._cond:
                 self._inflight = 0
                 if failed:
+                    for m in failed:
+                        m.tried = True
                     self._buffer.extendleft(reversed(failed))  # back in front, order kept
                     self._drop_oldest()
                 self.stats.buffered_messages = len(self._buffer)

@@ -91,6 +91,7 @@ def publish_to_kafka(source: Any, settings: Settings, args: argparse.Namespace, 
         "sent_rows": s.sent_rows,
         "dropped_messages": s.dropped_messages,
         "dropped_rows": s.dropped_rows,
+        "dropped_tried_rows": s.dropped_tried_rows,
         "undelivered_messages": undelivered,
     }
     print(json.dumps(summary))
