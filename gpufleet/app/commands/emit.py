@@ -39,17 +39,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return publish_to_kafka(create_source(config), settings, args, math.ceil(args.duration / args.interval), start_ms)
 
 
-def publish_to_kafka(source: Any, settings: Settings, args: argparse.Namespace, ticks: int | None, start_ms: int) -> int:
-    """Run the agent over `source` into Kafka until `ticks` (None: until SIGTERM), flush, report."""
+def publish_to_kafka(
+    source: Any, settings: Settings, args: argparse.Namespace, ticks: int | None, start_ms: int, exposition: Any = None
+) -> int:
+    """Run the agent over `source` into Kafka until `ticks` (None: until SIGTERM), flush, report.
+
+    With `exposition` (a `collectors.prometheus.exposition.GpuExposition`), every frame also
+    goes to it and `/metrics` serves the GPUs beside the publishing counters."""
     from prometheus_client import CollectorRegistry
 
-    from collectors.agent import Agent
-    from pipeline.kafka.metrics import StatsCollector, StatsLine, serve
+    from collectors.agent import Agent, FanOut
+    from collectors.prometheus.server import MetricsServer
+    from pipeline.kafka.metrics import StatsCollector, StatsLine
     from pipeline.kafka.producer import KafkaTransport, ProducerConfig
 
     transport = KafkaTransport(settings.kafka, args.kafka, ProducerConfig(buffer_messages=args.buffer_messages))
     facility, publisher = _facility(source, settings, getattr(args, "mqtt", None), transport)
-    agent = Agent(source, publisher, args.interval, facility=facility)
+    agent = Agent(source, publisher if exposition is None else FanOut(publisher, exposition), args.interval, facility=facility)
 
     def numbers() -> dict[str, Any]:
         s, a = transport.stats, agent.stats
@@ -66,7 +72,11 @@ def publish_to_kafka(source: Any, settings: Settings, args: argparse.Namespace, 
 
     registry = CollectorRegistry()
     registry.register(StatsCollector(numbers, {}, {}))
-    serve(registry, args.metrics_port)
+    if exposition is not None:
+        registry.register(exposition)
+    server = None
+    if args.metrics_port is not None:
+        server = MetricsServer(registry, args.metrics_port, host=getattr(args, "metrics_host", "0.0.0.0"))
     line = StatsLine(
         lambda: {k.removeprefix("gpufleet_collector_"): v for k, v in numbers().items()}, args.stats_interval
     ).start()
@@ -76,6 +86,8 @@ def publish_to_kafka(source: Any, settings: Settings, args: argparse.Namespace, 
         transport.flush(args.flush_timeout)
     finally:
         line.stop()
+        if server is not None:
+            server.close()
         undelivered = transport.pending_messages
         transport.close()
         if publisher is not transport:
