@@ -16,6 +16,7 @@ from typing import cast
 
 from gpufleet.app.commands import COMMAND_MODULES
 from gpufleet.app.commands.common import Command, OneLineParser
+from gpufleet.app.extras import missing_extra_message
 from gpufleet.app.logs import configure as configure_logging
 from gpufleet.contract.errors import GpufleetError
 from gpufleet.contract.settings import load_settings
@@ -45,5 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GpufleetError as exc:
         print(f"gpufleet: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        hint = missing_extra_message(exc)
+        if hint is None:
+            raise
+        print(f"gpufleet: error: {hint}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130

@@ -46,6 +46,9 @@ def publish_to_kafka(
 
     With `exposition` (a `collectors.prometheus.exposition.GpuExposition`), every frame also
     goes to it and `/metrics` serves the GPUs beside the publishing counters."""
+    from gpufleet.app.extras import require
+
+    require("kafka", "msgspec", "prometheus_client")
     from prometheus_client import CollectorRegistry
 
     from collectors.agent import Agent, FanOut
