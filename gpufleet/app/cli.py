@@ -26,8 +26,20 @@ def _commands() -> dict[str, Command]:
     return {name: cast(Command, importlib.import_module(module)) for name, module in COMMAND_MODULES.items()}
 
 
+def version() -> str:
+    """The installed distribution's version (what `pip show gpufleet` says)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("gpufleet")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
     parser = OneLineParser(prog="gpufleet", description="GPU fleet telemetry: NVML → Kafka → ClickHouse → Grafana.")
+    parser.add_argument("--version", action="version", version=f"gpufleet {version()}")
     sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
         dest="command", required=True, parser_class=OneLineParser
     )

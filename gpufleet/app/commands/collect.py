@@ -17,7 +17,14 @@ import sys
 import time
 from typing import Any
 
-from gpufleet.app.commands.common import add_fleet_flags, add_kafka_flag, add_publish_flags, positive_float, source_config
+from gpufleet.app.commands.common import (
+    add_fleet_flags,
+    add_format_flag,
+    add_kafka_flag,
+    add_publish_flags,
+    positive_float,
+    source_config,
+)
 from gpufleet.app.commands.emit import publish_to_kafka
 from gpufleet.contract.settings import Settings
 
@@ -53,6 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     collect.add_argument("--nvml-module", default="pynvml", help=argparse.SUPPRESS)
     add_kafka_flag(collect, help="publish to Kafka at host:port[,...] instead of stdout")
     add_publish_flags(collect)
+    add_format_flag(collect, default="json")  # the --kafka run's closing summary; samples are JSON lines
     collect.add_argument(
         "--metrics-host", default="0.0.0.0", metavar="ADDR", help="address /metrics listens on (default: %(default)s)"
     )

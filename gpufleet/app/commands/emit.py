@@ -7,13 +7,19 @@ and exits 0. While the broker is away the fleet keeps sampling into a bounded bu
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import signal
 import time
 from typing import Any
 
-from gpufleet.app.commands.common import add_fleet_flags, add_kafka_flag, add_publish_flags, source_config
+from gpufleet.app.commands.common import (
+    add_fleet_flags,
+    add_format_flag,
+    add_kafka_flag,
+    add_publish_flags,
+    print_summary,
+    source_config,
+)
 from gpufleet.contract.settings import Settings
 
 
@@ -29,6 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_kafka_flag(p)
     p.add_argument("--mqtt", metavar="URL", help="also publish the fleet's facility sensors (CDU, PDU, room) to this MQTT broker")
     add_publish_flags(p)
+    add_format_flag(p, default="json")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -106,7 +113,7 @@ def publish_to_kafka(
         "dropped_rows": s.dropped_rows,
         "undelivered_messages": undelivered,
     }
-    print(json.dumps(summary))
+    print_summary(summary, getattr(args, "format", "json"))
     return 0
 
 
