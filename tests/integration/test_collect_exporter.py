@@ -7,6 +7,7 @@ serve every GPU on /metrics and print nothing on stdout.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.kafka import topics
+from tests.support.kafka_helpers import Tansu, cli_env, gpufleet, read_topic, tansu  # noqa: F401 - tansu is a fixture
 from tests.support.mosquitto import free_port
 from tests.support.prometheus import Prometheus
 
@@ -89,3 +92,29 @@ def test_collect_metrics_port_alone_serves_dashboard_12239(exporter: tuple[subpr
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err[-2000:]
     assert out == "", "a pure exporter prints nothing on stdout"
+
+
+def test_collect_kafka_and_metrics_port_serve_the_same_samples(tansu: Tansu, tmp_path: Path) -> None:  # noqa: F811
+    port = free_port()
+    env = cli_env(tansu, GPUFLEET_NVML_DOUBLE_GPUS=str(GPUS))
+    proc = gpufleet(
+        "collect", "--nvml-module", "collectors.nvml.double", "--kafka", tansu.bootstrap, "--metrics-port", str(port),
+        "--metrics-host", "127.0.0.1", "--duration", "6", "--stats-interval", "0", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    body = ""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "gpufleet_collector_sent_rows_total" not in body:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                body = r.read().decode()
+            if body.count("DCGM_FI_DEV_POWER_USAGE{") < GPUS:
+                body = ""
+        except OSError:
+            time.sleep(0.2)
+    assert body.count("DCGM_FI_DEV_POWER_USAGE{") == GPUS, "GPU metrics beside the publishing counters"
+    assert "# TYPE gpufleet_collector_sent_rows_total counter" in body
+    assert proc.wait(90) == 0, proc.stderr()
+    summary = json.loads(proc.stdout().strip().splitlines()[-1])
+    assert summary["sent_rows"] == summary["sampled_rows"] == GPUS * 6
+    assert summary["undelivered_messages"] == 0
+    assert len(read_topic(tansu.bootstrap, topics.SAMPLES)) == 6
