@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from collectors.base import SourceConfig, create_source
 from collectors.nvml.source import NvmlSource
 from collectors.prometheus.exposition import BASE_LABELS, GpuExposition, served_metric_names
 from collectors.prometheus.fields import DEV_METRICS, GPM_COLUMNS, PROF_METRICS
+from collectors.prometheus.jobs import HpcJobMapping
 from collectors.prometheus.server import render
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.schema import GpuEvent
@@ -210,3 +212,23 @@ def test_label_churn_leaves_nothing_behind(nvml: NvmlSource) -> None:
         assert jobs == {f"job-{i}-{g}" for g in range(8)}
         sizes.append(sum(len(v) for v in served.values()))
     assert len(set(sizes)) == 1
+
+
+def test_hpc_job_labels_follow_the_mapping_files(nvml: NvmlSource, tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "0").write_text("1234\n")
+    (jobs / "3").write_text("77\n78\n")
+    exposition = GpuExposition(job_labels=HpcJobMapping(jobs))
+    one_tick(nvml, exposition)
+
+    def job_of() -> dict[str, str | None]:
+        return {labels["gpu"]: labels.get("hpc_job") for labels, _ in scrape(exposition)["DCGM_FI_DEV_GPU_TEMP"]}
+
+    assert job_of() == {"0": "1234", "3": "77,78"} | {str(g): None for g in (1, 2, 4, 5, 6, 7)}
+    (jobs / "0").unlink()  # the epilog: the job ended
+    (jobs / "1").write_text("999\n")
+    os.utime(jobs / "3", ns=(1, 1))
+    (jobs / "3").write_text("78\n")
+    got = job_of()
+    assert (got["0"], got["1"], got["3"]) == (None, "999", "78")

@@ -15,6 +15,7 @@ import math
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from gpufleet.app.commands.common import (
@@ -60,6 +61,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     collect.add_argument("--nvml-module", default="pynvml", help=argparse.SUPPRESS)
     add_kafka_flag(collect, help="publish to Kafka at host:port[,...] instead of stdout")
     add_publish_flags(collect)
+    collect.add_argument(
+        "--hpc-job-mapping-dir",
+        type=Path,
+        metavar="DIR",
+        help="with --metrics-port: hpc_job labels from files named by GPU index (dcgm-exporter's format)",
+    )
     add_format_flag(collect, default="json")  # the --kafka run's closing summary; samples are JSON lines
     collect.add_argument(
         "--metrics-host", default="0.0.0.0", metavar="ADDR", help="address /metrics listens on (default: %(default)s)"
@@ -84,7 +91,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     run_ticks = None if args.duration is None else math.ceil(args.duration / args.interval)
     if not (args.once or args.events_for):
-        exposition = _exposition() if args.metrics_port is not None else None
+        exposition = _exposition(args.hpc_job_mapping_dir) if args.metrics_port is not None else None
         if args.kafka:
             return publish_to_kafka(source, settings, args, run_ticks, int(time.time() * 1000), exposition=exposition)
         if exposition is not None:
@@ -100,10 +107,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _exposition() -> Any:
+def _exposition(job_dir: Path | None) -> Any:
     from collectors.prometheus.exposition import GpuExposition
+    from collectors.prometheus.jobs import HpcJobMapping
 
-    return GpuExposition()
+    return GpuExposition(job_labels=None if job_dir is None else HpcJobMapping(job_dir))
 
 
 def _export(source: Any, exposition: Any, args: argparse.Namespace, ticks: int | None) -> int:
