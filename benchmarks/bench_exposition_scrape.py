@@ -37,10 +37,11 @@ def main() -> None:
     registry.register(exposition)
     size = len(render(registry.collect()))
     timings = {}
-    for name, fn in (
-        ("render (gpufleet)", lambda: render(registry.collect())),
-        ("generate_latest", lambda: generate_latest(registry)),
-    ):
+    steps: dict[str, Callable[[], bytes]] = {
+        "render (gpufleet)": lambda: render(registry.collect()),
+        "generate_latest": lambda: generate_latest(registry),
+    }
+    for name, fn in steps.items():
         best = float("inf")
         for _ in range(5):
             started = time.perf_counter()
