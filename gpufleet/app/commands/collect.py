@@ -2,7 +2,7 @@
 
 Where the samples go: `--kafka` publishes them; `--metrics-port` serves every GPU metric
 on `/metrics` under dcgm-exporter's names (alone, it is a dcgm-exporter replacement and
-prints nothing); both together do both; neither prints JSON lines on stdout. The node's
+prints nothing); both together do both; with neither, JSON lines go to stdout. The node's
 labels come from the flags, then `GPUFLEET_NODE__*`, then `[node]` in the settings file,
 and `node` falls back to the hostname (docs/collector.md, "Node identity").
 """
