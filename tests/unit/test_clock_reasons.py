@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
-import chdb
 import pytest
 
 from collectors.nvml import clock_reasons as cr
@@ -57,8 +58,11 @@ def test_sql_decode_agrees_with_python() -> None:
     masks = [0, 0x1, 0x4C, 0xE8, 0x7FF]
     values = ", ".join(f"toUInt64({m})" for m in masks)
     sql = f"SELECT {cr.sql_decode('clocks_event_reasons')} FROM (SELECT arrayJoin([{values}]) AS clocks_event_reasons)"
-    rows = chdb.query(sql, "JSONCompact").data()  # type: ignore[no-untyped-call]
-    got = [row[0] for row in json.loads(rows)["data"]]
+    # a process of its own: chDB holds one engine per process, and an earlier test in this
+    # session may have opened it on a data path (then `chdb.query` on :memory: is refused)
+    code = "import sys, chdb; print(chdb.query(sys.argv[1], 'JSONCompact').data())"
+    proc = subprocess.run([sys.executable, "-c", code, sql], capture_output=True, text=True, timeout=120, check=True)
+    got = [row[0] for row in json.loads(proc.stdout)["data"]]
     assert got == [cr.decode(m) for m in masks]
 
 
