@@ -18,7 +18,6 @@ reference (pipeline-libraries.md §6). Ratios against the raw rates are the stab
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import subprocess
@@ -28,6 +27,7 @@ import time
 
 import numpy as np
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from storage_fleet import flags
 
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
@@ -184,12 +184,7 @@ def freshness(bootstrap: str, store: ClickHouseStore, gpus: int, seconds: int) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gpus", type=int, default=24_000)
-    parser.add_argument("--ticks", type=int, default=10)
-    parser.add_argument("--nominal-gpus", type=int, default=4096)
-    parser.add_argument("--seconds", type=int, default=20)
-    args = parser.parse_args()
+    args = flags(__doc__, gpus=24_000, ticks=10, nominal_gpus=4096, seconds=20).parse_args()
     import crc32c  # noqa: F401  (kafka-python is 16x slower without it: pipeline-libraries.md §8)
 
     broker, bootstrap = start_tansu()

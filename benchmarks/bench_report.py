@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from storage_fleet import flags
+
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from storage.clickhouse import ClickHouseStore
@@ -166,11 +168,7 @@ def report(store: ClickHouseStore, out: Path, max_alert_evaluations: int) -> obj
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gpus", type=int, default=10_000)
-    parser.add_argument("--hours", type=int, default=24)
-    parser.add_argument("--raw-minutes", type=int, default=10)
-    parser.add_argument("--alert-evaluations", type=int, default=2)
+    parser = flags(__doc__, gpus=10_000, hours=24, raw_minutes=10, alert_evaluations=2)
     parser.add_argument("--reuse", metavar="DIR", help="time again on the store a previous run filled (printed at its end)")
     args = parser.parse_args()
     if args.reuse:

@@ -13,10 +13,7 @@ to 25 ms of deterministic jitter (`ts_jitter`). This table decides storage/sql/d
 
 from __future__ import annotations
 
-import argparse
-import time
-
-from storage_fleet import apply_v1, fill, open_store
+from storage_fleet import filled_store, flags
 
 from gpufleet.contract.columns import METRIC_COLUMNS
 from gpufleet.contract.errors import StoreError
@@ -78,15 +75,9 @@ def measure_column(store: ClickHouseStore, name: str, ch_type: str, source: str)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gpus", type=int, default=1024)
-    parser.add_argument("--hours", type=float, default=1.0)
-    args = parser.parse_args()
-    store = open_store("codecs")
-    apply_v1(store)
-    t = time.perf_counter()
-    rows, _ = fill(store, args.gpus, int(args.hours * 3600))
-    print(f"{rows:,} rows ({args.gpus:,} GPUs x {args.hours} h at 1 Hz) generated and stored in {time.perf_counter() - t:.0f} s")
+    args = flags(__doc__, gpus=1024, hours=1.0).parse_args()
+    store, rows, _, wall_s = filled_store("codecs", args.gpus, args.hours, schema="v1")
+    print(f"{rows:,} rows ({args.gpus:,} GPUs x {args.hours} h at 1 Hz) generated and stored in {wall_s:.0f} s")
     labels = list(CANDIDATES)
     header = ["column", *labels, "best"]
     print("| " + " | ".join(header) + " |")

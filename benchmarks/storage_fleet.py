@@ -7,6 +7,7 @@ with timestamps that end now so that no TTL drops them.
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import shutil
 import tempfile
@@ -18,7 +19,7 @@ from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.frame import GpuFrame
 from storage.clickhouse import ClickHouseStore
-from storage.migrations import available
+from storage.migrations import available, migrate
 
 TICKS_PER_BATCH = 120  # 1,024 GPUs x 120 s = 123k rows per insert, inside the 50k-200k guidance
 
@@ -56,3 +57,24 @@ def fill(store: ClickHouseStore, gpus: int, seconds: int, label: str = "fill") -
 
 def mib(n: float) -> str:
     return f"{n / 2**20:,.1f} MiB"
+
+
+def flags(doc: str | None, **defaults: float | int) -> argparse.ArgumentParser:
+    """A benchmark's parser: one `--name` per keyword (underscores as dashes), typed like its default."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    for name, default in defaults.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
+    return parser
+
+
+def filled_store(prefix: str, gpus: int, hours: float, schema: str = "v2") -> tuple[ClickHouseStore, int, float, float]:
+    """`open_store(prefix)` with schema v1 or v2 and `hours` of `gpus` GPUs at 1 Hz in it:
+    (store, rows, seconds inside inserts, seconds in all)."""
+    store = open_store(prefix)
+    if schema == "v1":
+        apply_v1(store)
+    else:
+        migrate(store)
+    t = time.perf_counter()
+    rows, insert_s = fill(store, gpus, int(hours * 3600))
+    return store, rows, insert_s, time.perf_counter() - t

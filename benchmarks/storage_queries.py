@@ -10,28 +10,26 @@ and whether the answers agree. Target: rollups <= 200 ms and >= 10x faster than 
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from typing import Any
 
-from storage_fleet import fill, open_store
+from storage_fleet import filled_store, flags
 
 from storage import queries
 from storage.clickhouse import ClickHouseStore
-from storage.migrations import migrate
 
 WINDOW = "ts BETWEEN fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC') AND fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')"
 RAW: dict[str, str] = {
     "fleet_power_series": f"""
-        SELECT toStartOfInterval(s, toIntervalSecond({{step_s:UInt32}})) AS t, avg(mw) AS avg_megawatts,
-               max(mw) AS peak_megawatts, min(mw) AS low_megawatts, max(gpus) AS gpus_reporting
-        FROM (SELECT toStartOfSecond(ts) AS s, sum(power_mw) / 1e9 AS mw, count(power_mw) AS gpus
+        SELECT toStartOfInterval(s, toIntervalSecond({{step_s:UInt32}})) AS t, avg(megawatts) AS avg_megawatts,
+               max(megawatts) AS peak_megawatts, min(megawatts) AS low_megawatts, max(gpus) AS gpus_reporting
+        FROM (SELECT toStartOfSecond(ts) AS s, sum(power_mw) / 1e9 AS megawatts, count(power_mw) AS gpus
               FROM gpu_samples WHERE {WINDOW} GROUP BY s)
         GROUP BY t ORDER BY t""",
     "fleet_power": f"""
-        SELECT argMax(mw, s) AS now_megawatts, max(mw) AS peak_megawatts, min(mw) AS low_megawatts
-        FROM (SELECT toStartOfSecond(ts) AS s, sum(power_mw) / 1e9 AS mw FROM gpu_samples WHERE {WINDOW} GROUP BY s)""",
+        SELECT argMax(megawatts, s) AS now_megawatts, max(megawatts) AS peak_megawatts, min(megawatts) AS low_megawatts
+        FROM (SELECT toStartOfSecond(ts) AS s, sum(power_mw) / 1e9 AS megawatts FROM gpu_samples WHERE {WINDOW} GROUP BY s)""",
     "hottest_gpus": f"""
         SELECT rack, node, gpu_index, uuid, max(gpu_temp_c) AS peak_gpu_temp_c, max(mem_temp_c) AS peak_mem_temp_c
         FROM gpu_samples WHERE {WINDOW}
@@ -71,7 +69,7 @@ def raw_power_swing() -> str:
     start, end = text.index("series AS"), text.index("steps AS")
     series = """series AS
 (
-    SELECT toDateTime(r.ts) AS ts, sum(r.power_mw) / 1e9 AS mw, count(r.power_mw) AS gpus
+    SELECT toDateTime(r.ts) AS ts, sum(r.power_mw) / 1e9 AS megawatts, count(r.power_mw) AS gpus
     FROM gpu_samples AS r
     WHERE r.ts BETWEEN fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC') AND fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')
     GROUP BY ts
@@ -91,15 +89,9 @@ def timed(store: ClickHouseStore, sql: str, params: dict[str, Any], repeats: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gpus", type=int, default=512)
-    parser.add_argument("--hours", type=float, default=24.0)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-    store = open_store("queries")
-    migrate(store)
+    args = flags(__doc__, gpus=512, hours=24.0, repeats=5).parse_args()
     t = time.perf_counter()
-    rows, _ = fill(store, args.gpus, int(args.hours * 3600))
+    store, rows, _, _ = filled_store("queries", args.gpus, args.hours)
     for table in ("gpu_samples", "gpu_minute", "power_fleet_1s", "power_rack_1s", "power_hall_1s"):
         store.command(f"OPTIMIZE TABLE {table} FINAL")
     print(f"{rows:,} rows ({args.gpus:,} GPUs x {args.hours:g} h) stored and merged in {time.perf_counter() - t:.0f} s")

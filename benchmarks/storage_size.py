@@ -11,14 +11,10 @@ projection to 200,000 GPUs at 1 Hz (17.28 billion rows a day) before replication
 
 from __future__ import annotations
 
-import argparse
-import time
-
-from storage_fleet import fill, mib, open_store
+from storage_fleet import filled_store, flags, mib
 
 from gpufleet.contract.columns import METRIC_NAMES
 from storage.clickhouse import ClickHouseStore
-from storage.migrations import migrate
 
 FLEET_ROWS_PER_DAY = 200_000 * 86_400
 ROLLUPS = ("gpu_minute", "gpu_hour", "power_rack_1s", "power_hall_1s", "power_fleet_1s", "gpu_latest_state")
@@ -45,15 +41,9 @@ def table_bytes(store: ClickHouseStore, table: str) -> tuple[int, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gpus", type=int, default=1024)
-    parser.add_argument("--hours", type=float, default=6.0)
-    args = parser.parse_args()
-    store = open_store("size")
-    migrate(store)
-    t = time.perf_counter()
-    rows, insert_s = fill(store, args.gpus, int(args.hours * 3600))
-    print(f"{rows:,} rows ({args.gpus:,} GPUs x {args.hours:g} h at 1 Hz): {time.perf_counter() - t:.0f} s in all,")
+    args = flags(__doc__, gpus=1024, hours=6.0).parse_args()
+    store, rows, insert_s, wall_s = filled_store("size", args.gpus, args.hours)
+    print(f"{rows:,} rows ({args.gpus:,} GPUs x {args.hours:g} h at 1 Hz): {wall_s:.0f} s in all,")
     print(f"  {insert_s:.0f} s inside inserts with all v2 views ({rows / insert_s:,.0f} rows/s)")
     for table in ("gpu_samples", *ROLLUPS):
         store.command(f"OPTIMIZE TABLE {table} FINAL")

@@ -15,7 +15,6 @@ steps) and the hottest GPUs (MetricsQL `sum`, `topk(max_over_time)`, caches off)
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import shutil
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from storage_fleet import frames, open_store
+from storage_fleet import flags, frames, open_store
 
 from gpufleet.contract.frame import GpuFrame
 from storage import queries
@@ -160,11 +159,7 @@ def query_latencies(store: ClickHouseStore, vm: VictoriaMetrics, whole: GpuFrame
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gpus", type=int, default=1024)
-    parser.add_argument("--hours", type=float, default=1.0)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    args = flags(__doc__, gpus=1024, hours=1.0, repeats=5).parse_args()
     binary = shutil.which("victoria-metrics")
     if binary is None:
         raise SystemExit("victoria-metrics is not installed: apt-get install victoria-metrics")

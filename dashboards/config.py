@@ -52,7 +52,7 @@ class AlertThresholds:
     straggler_clock_pct: float = 90.0  # mean SM clock below this % of its node peers' median
     node_stale_s: int = 60
     ingest_lag_s: int = 60
-    power_ramp_mw_per_s: float = 10.0  # fleet power swing; utilities constrain MW/s ramps
+    power_ramp_megawatts_per_s: float = 10.0  # fleet power swing; utilities constrain MW/s ramps
     dead_letters_min: int = 1
     # Facility (CDU, PDU): site-specific; calibrate against the site's CDU setpoint, rack design and PDU rating.
     coolant_supply_high_c: float = 35.0  # CDU supply into the rack (the synthetic setpoint is 26-28 °C)

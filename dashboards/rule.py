@@ -9,9 +9,12 @@ plus a math condition on that value with the same threshold. `threshold` names a
 from __future__ import annotations
 
 import operator
+import string
+import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, fields
+from importlib import resources
+from typing import Any, Literal
 
 from dashboards.config import AlertThresholds
 from dashboards.sql import alert_sql
@@ -21,6 +24,14 @@ from gpufleet.contract.xids import fatal_xids
 # rack (cluster, hall, rack), cluster (cluster), source (source_name).
 Scope = Literal["gpu", "node", "rack", "cluster", "source"]
 OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, ">": operator.gt, "<": operator.lt}
+# Phrases the rules' summaries and runbooks share, written ${NAME} in the TOML files.
+PHRASES = {
+    "GPU": "{{ $labels.cluster }}/{{ $labels.node }} GPU {{ $labels.gpu }}",
+    "NODE": "{{ $labels.cluster }}/{{ $labels.node }}",
+    "RACK": "{{ $labels.cluster }}/{{ $labels.hall }}/{{ $labels.rack }}",
+    "DRAIN": "Drain the node in the scheduler before touching the GPU; running jobs checkpoint and move.",
+    "COOLING": "The rack's GPUs reach thermal slowdown minutes after its coolant does: move or checkpoint its jobs if it lasts.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +72,28 @@ class AlertRule:
 def number(value: float) -> str:
     """A threshold as Grafana's condition and the SQL spell it: 85, not 85.0."""
     return str(int(value)) if value == int(value) else str(value)
+
+
+def load_rules(file: str) -> tuple[AlertRule, ...]:
+    """The `[[rule]]` tables of `dashboards/queries/alerts/<file>`, in order, phrases filled.
+
+    A key that is not an `AlertRule` field, a missing one, or a `${NAME}` that is not a
+    phrase is an error here, at import, not a rule that quietly says less.
+    """
+    data = tomllib.loads(resources.files("dashboards.queries.alerts").joinpath(file).read_text("utf-8"))
+    names = {f.name for f in fields(AlertRule)}
+    rules = []
+    for entry in data["rule"]:
+        if set(entry) != names:
+            raise ValueError(f"{file}: rule {entry.get('uid')!r} has {sorted(set(entry) ^ names)!r} wrong")
+        rules.append(AlertRule(**{k: _phrased(file, v) for k, v in entry.items()}))
+    return tuple(rules)
+
+
+def _phrased(file: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    text = string.Template(value).safe_substitute(PHRASES)  # Grafana's own $labels/$values stay
+    if "${" in text:
+        raise ValueError(f"{file}: unknown phrase in {value!r}: have {', '.join(PHRASES)}")
+    return text

@@ -13,15 +13,17 @@ dropped by `DropRepeats` before the write; see `pipeline.repeats` for how far ba
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass, field
 
+from gpufleet.contract.backoff import Backoff
 from gpufleet.contract.errors import TransientError
 from pipeline.repeats import DropRepeats, Repeats
 from pipeline.transport import Delivery, Subscription
 from storage.base import Store
+
+__all__ = ["Backoff", "Ingest", "IngestStats"]  # Backoff: callers tune the store retries with it
 
 log = logging.getLogger(__name__)
 _RECENT_TOKENS = 1_024
@@ -49,15 +51,6 @@ class IngestStats:
     def rows_per_s(self) -> float:
         elapsed = time.monotonic() - self.started_s
         return self.rows / elapsed if elapsed > 0 else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    first_s: float = 0.2
-    max_s: float = 5.0
-
-    def delay_s(self, attempt: int) -> float:
-        return float(min(self.max_s, self.first_s * 2**attempt)) * random.uniform(0.5, 1.0)
 
 
 class Ingest:

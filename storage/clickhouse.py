@@ -105,13 +105,7 @@ class ClickHouseStore:
         return self._insert_rows("gpu_events", EVENT_COLUMNS, rows, dedup_token)
 
     def insert_inventory(self, inventory: Sequence[GpuInventory], dedup_token: str) -> int:
-        if not inventory:
-            return 0
-        columns = [[i.ts_ms for i in inventory], *([getattr(i, c) for i in inventory] for c in INVENTORY_COLUMNS[1:])]
-        settings = {**_INSERT_SETTINGS, "insert_deduplication_token": dedup_token}
-        names = list(INVENTORY_COLUMNS)
-        self._call(self.client.insert, "gpu_inventory", columns, column_names=names, column_oriented=True, settings=settings)
-        return len(inventory)
+        return self._insert_records("gpu_inventory", INVENTORY_COLUMNS, inventory, dedup_token)
 
     def insert_dead_letters(self, letters: Sequence[DeadLetter], dedup_token: str) -> int:
         rows = [
@@ -121,13 +115,16 @@ class ClickHouseStore:
         return self._insert_rows("dead_letters", ("source", "reason", "node", "payload"), rows, dedup_token)
 
     def insert_facility(self, readings: Sequence[FacilitySample], dedup_token: str) -> int:
-        if not readings:
+        return self._insert_records("facility_readings", FACILITY_COLUMNS, readings, dedup_token)
+
+    def _insert_records(self, table: str, columns: Sequence[str], records: Sequence[Any], token: str) -> int:
+        """Models column by column: `ts` from `ts_ms`, every other column from the field of its name."""
+        if not records:
             return 0
-        columns = [[r.ts_ms for r in readings], *([getattr(r, c) for r in readings] for c in FACILITY_COLUMNS[1:])]
-        settings = {**_INSERT_SETTINGS, "insert_deduplication_token": dedup_token}
-        names = list(FACILITY_COLUMNS)
-        self._call(self.client.insert, "facility_readings", columns, column_names=names, column_oriented=True, settings=settings)
-        return len(readings)
+        data = [[r.ts_ms for r in records], *([getattr(r, c) for r in records] for c in columns[1:])]
+        settings = {**_INSERT_SETTINGS, "insert_deduplication_token": token}
+        self._call(self.client.insert, table, data, column_names=list(columns), column_oriented=True, settings=settings)
+        return len(records)
 
     def _insert_rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str) -> int:
         if not rows:

@@ -14,12 +14,12 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from gpufleet.contract.errors import ConfigError
 from gpufleet.contract.times import relative_ms
 from storage.base import QueryResult, Store
+from storage.sqlfiles import comments, read_folder
 
 _PARAM = re.compile(r"\{(\w+):([^}]+)\}")
 
@@ -58,10 +58,10 @@ def resolve_time(name: str, value: Any, now_ms: int | None = None) -> Any:
 
 
 def _parse(name: str, text: str) -> NamedQuery:
-    comments = [line[2:].strip() for line in text.splitlines() if line.startswith("--")]
-    description = " ".join(c for c in comments if not c.startswith("Defaults:"))
+    header = comments(text)
+    description = " ".join(c for c in header if not c.startswith("Defaults:"))
     defaults: list[tuple[str, str]] = []
-    for line in comments:
+    for line in header:
         if line.startswith("Defaults:"):
             for pair in line.removeprefix("Defaults:").split(","):
                 key, _, value = pair.strip().partition("=")
@@ -74,12 +74,7 @@ def _parse(name: str, text: str) -> NamedQuery:
 
 @functools.cache
 def catalog() -> dict[str, NamedQuery]:
-    out = {}
-    for entry in resources.files("storage.sql.queries").iterdir():
-        if entry.name.endswith(".sql"):
-            name = entry.name.removesuffix(".sql")
-            out[name] = _parse(name, entry.read_text("utf-8"))
-    return dict(sorted(out.items()))
+    return {name: _parse(name, file.text) for name, file in read_folder("storage.sql.queries").items()}
 
 
 def get(name: str) -> NamedQuery:

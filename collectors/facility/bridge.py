@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import ssl
 import time
 from collections.abc import Coroutine, Sequence
@@ -27,6 +26,7 @@ import aiomqtt
 from collectors.facility import fastread
 from collectors.facility.gcpause import CollectBetweenBatches
 from collectors.facility.payload import parse_reading
+from gpufleet.contract.backoff import Backoff
 from gpufleet.contract.errors import ConfigError, InvalidMessage, TransientError
 from gpufleet.contract.schema import FacilitySample
 from gpufleet.contract.sensors import TOPIC_FILTER
@@ -96,6 +96,8 @@ class BridgeStats:
 
 
 _Item = FacilitySample | Rejected
+_RECONNECT = Backoff(first_s=0.2, max_s=10.0)
+_SINK_RETRY = Backoff(first_s=0.2, max_s=5.0, jitter=False)  # one bridge, one sink: nobody to spread out from
 
 
 class _CountDiscards(logging.Handler):
@@ -165,7 +167,7 @@ class MqttBridge:
             except aiomqtt.MqttError as exc:
                 self.stats.connected = False
                 self.stats.reconnects += 1
-                delay = min(10.0, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)
+                delay = _RECONNECT.delay_s(attempt)
                 attempt += 1
                 log.warning("mqtt connection lost, reconnecting", extra={"error": str(exc), "retry_in_s": round(delay, 2)})
                 with contextlib.suppress(TimeoutError):
@@ -232,7 +234,7 @@ class MqttBridge:
                 break
             except TransientError as exc:
                 self.stats.sink_retries += 1
-                delay = min(5.0, 0.2 * 2**attempt)
+                delay = _SINK_RETRY.delay_s(attempt)
                 attempt += 1
                 log.warning("facility sink failed, retrying the same batch", extra={"error": str(exc), "retry_in_s": delay})
                 await asyncio.sleep(delay)

@@ -13,7 +13,10 @@ from dashboards.boards.variables import topology
 from dashboards.config import AlertThresholds
 from dashboards.panels import OK_STEPS, TABLE, Json, Panel, dashboard, layout, stat, steps, table, timeseries
 
-UID = "gpufleet-facility"
+UID, TITLE = "gpufleet-facility", "Facility: coolant and rack power"
+DESCRIPTION = (
+    "Each rack's CDU coolant supply, return, ΔT and flow; its PDU power against its GPUs' power; room inlet and humidity."
+)
 
 _T = AlertThresholds()
 _PDU_WARN_KW = _T.rack_pdu_limit_kw * _T.rack_pdu_warn_pct / 100
@@ -88,11 +91,4 @@ def build() -> Json:
         "Racks",
         table("Racks: CDU, PDU and GPUs", "facility_racks", "none", decimals=1, values=_VALUES, height=10),
     ]
-    return dashboard(
-        UID,
-        "Facility: coolant and rack power",
-        "Each rack's CDU coolant supply, return, ΔT and flow; its PDU power against its GPUs' power; room inlet and humidity.",
-        layout(items),
-        topology(3),
-        time_from="now-3h",
-    )
+    return dashboard(UID, TITLE, DESCRIPTION, layout(items), topology(3), time_from="now-3h")

@@ -10,26 +10,18 @@ from __future__ import annotations
 from dashboards.boards.variables import topology
 from dashboards.panels import Json, dashboard, layout, table, timeseries
 
-UID = "gpufleet-power"
+UID, TITLE = "gpufleet-power", "GPU fleet power"
+DESCRIPTION = "Fleet, hall and rack power per second; ramp rates; checkpoint dips; caps and brakes."
 
 
 def build() -> Json:
-    panels = layout(
-        [
-            timeseries("Fleet power per second", "power_fleet_1s", "megwatt", width=24, min=0),
-            timeseries("Power ramp rate", "power_ramp", "suffix: MW/s", decimals=3),
-            timeseries("Hall power", "power_hall", "megwatt", min=0),
-            timeseries("Rack power", "power_rack", "kwatt", min=0),
-            timeseries("GPUs at power cap / power brake", "power_cap_brake", "none", min=0),
-            table("Deepest power dips (per minute)", "power_dips", "megwatt", width=12, decimals=3),
-            table("Nodes with hardware power brake", "power_brake_nodes", "none", width=12),
-        ]
-    )
-    return dashboard(
-        UID,
-        "GPU fleet power",
-        "Fleet, hall and rack power per second; ramp rates; checkpoint dips; caps and brakes.",
-        panels,
-        topology(3),
-        time_from="now-30m",
-    )
+    panels = [
+        timeseries("Fleet power per second", "power_fleet_1s", "megwatt", width=24, min=0),
+        timeseries("Power ramp rate", "power_ramp", "suffix: MW/s", decimals=3),
+        timeseries("Hall power", "power_hall", "megwatt", min=0),
+        timeseries("Rack power", "power_rack", "kwatt", min=0),
+        timeseries("GPUs at power cap / power brake", "power_cap_brake", "none", min=0),
+        table("Deepest power dips (per minute)", "power_dips", "megwatt", width=12, decimals=3),
+        table("Nodes with hardware power brake", "power_brake_nodes", "none", width=12),
+    ]
+    return dashboard(UID, TITLE, DESCRIPTION, layout(panels), topology(3), time_from="now-30m")

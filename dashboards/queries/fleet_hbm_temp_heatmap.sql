@@ -1,14 +1,3 @@
 -- How many GPUs sit in each 5 °C band of HBM temperature, per interval (per-GPU minute means
 -- from the per-minute rollup). One column per band, named by its lower bound.
-SELECT time, {{bands}}
-FROM (
-    SELECT $__timeInterval(minute) AS time, least(greatest(intDiv(toInt32(mean), 5) * 5, {{low}}), {{high}}) AS band
-    FROM (
-        SELECT minute, uuid, sum(mem_temp_c_sum) / sum(mem_temp_c_count) AS mean
-        FROM gpu_minute
-        WHERE $__timeFilter(minute) AND $__conditionalAll(cluster IN (${cluster:singlequote}), $cluster) AND mem_temp_c_count > 0
-        GROUP BY minute, uuid  -- one GPU-minute may still sit in several unmerged parts
-    )
-)
-GROUP BY time
-ORDER BY time
+-- @include temp_heatmap(mem_temp_c)

@@ -1,7 +1,7 @@
 """The `gpufleet` command line.
 
 Every subcommand runs the same sequence: parse flags, load settings, validate, build the
-parts from their registries, run. Subcommands live in `gpufleet/commands/`, one module
+parts from their registries, run. Subcommands live in `gpufleet/app/commands/`, one module
 each, listed in `COMMAND_MODULES`. Only `main` catches `GpufleetError`: it prints one line
 on stderr and returns the error's exit code (2 for bad input or configuration).
 """

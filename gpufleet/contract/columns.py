@@ -1,4 +1,4 @@
-"""The per-GPU metric columns, declared once.
+"""The per-GPU metric columns, declared once (the table is `data/metric_columns.csv`).
 
 The wire model (`gpufleet.contract.schema.GpuSample`), the columnar frame (`gpufleet.contract.frame`), the
 synthetic fleet, the NVML source and the ClickHouse table all use these names, so a metric
@@ -8,7 +8,10 @@ integer units; the unit is the last part of the name.
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
+from importlib import resources
 from typing import Final
 
 import numpy as np
@@ -26,56 +29,32 @@ class MetricColumn:
     counter: bool = False  # only ever goes up (until a driver reload)
 
 
-def _m(name: str, dtype: type[np.generic], codec: str, nvml: str, counter: bool = False) -> MetricColumn:
-    ch = {
-        np.uint8: "UInt8",
-        np.uint16: "UInt16",
-        np.uint32: "UInt32",
-        np.uint64: "UInt64",
-        np.int16: "Int16",
-        np.bool_: "Bool",
-    }[dtype]
-    return MetricColumn(name, dtype, ch, codec, nvml, counter)
+# numpy dtype and ClickHouse type of each `dtype` word in the table.
+_TYPES: Final[dict[str, tuple[type[np.generic], str]]] = {
+    "uint8": (np.uint8, "UInt8"),
+    "uint16": (np.uint16, "UInt16"),
+    "uint32": (np.uint32, "UInt32"),
+    "uint64": (np.uint64, "UInt64"),
+    "int16": (np.int16, "Int16"),
+    "bool": (np.bool_, "Bool"),
+}
 
 
-# Codecs as in force after migration 002 (chosen by measurement: docs/storage.md); 001
-# created the table with the first choice per shared/reference/pipeline-libraries.md §3.
-METRIC_COLUMNS: Final[tuple[MetricColumn, ...]] = (
-    _m("power_mw", np.uint32, "T64, ZSTD(1)", "NVML_FI_DEV_POWER_AVERAGE (185) / nvmlDeviceGetPowerUsage"),
-    _m("power_instant_mw", np.uint32, "T64, ZSTD(1)", "NVML_FI_DEV_POWER_INSTANT (186)"),
-    _m("energy_mj", np.uint64, "Delta, T64, ZSTD(1)", "NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION (83)", counter=True),
-    _m("power_limit_mw", np.uint32, "Delta, ZSTD(1)", "nvmlDeviceGetEnforcedPowerLimit"),
-    _m("gpu_temp_c", np.int16, "DoubleDelta, ZSTD(1)", "nvmlDeviceGetTemperature(GPU)"),
-    _m("mem_temp_c", np.int16, "ZSTD(3)", "NVML_FI_DEV_MEMORY_TEMP (82), HBM"),
-    _m("util_gpu_pct", np.uint8, "ZSTD(1)", "nvmlDeviceGetUtilizationRates().gpu"),
-    _m("util_mem_pct", np.uint8, "ZSTD(3)", "nvmlDeviceGetUtilizationRates().memory"),
-    _m("mem_used_mib", np.uint32, "ZSTD(1)", "nvmlDeviceGetMemoryInfo().used"),
-    _m("mem_total_mib", np.uint32, "Delta, ZSTD(1)", "nvmlDeviceGetMemoryInfo().total"),
-    _m("sm_clock_mhz", np.uint16, "ZSTD(1)", "nvmlDeviceGetClockInfo(SM)"),
-    _m("mem_clock_mhz", np.uint16, "ZSTD(1)", "nvmlDeviceGetClockInfo(MEM)"),
-    _m("clocks_event_reasons", np.uint64, "T64, ZSTD(1)", "nvmlDeviceGetCurrentClocksEventReasons (bitmask)"),
-    _m("pstate", np.uint8, "ZSTD(1)", "nvmlDeviceGetPerformanceState"),
-    _m("ecc_corrected_count", np.uint64, "Delta, ZSTD(1)", "nvmlDeviceGetTotalEccErrors(CORRECTED, VOLATILE)", counter=True),
-    _m("ecc_uncorrected_count", np.uint64, "Delta, ZSTD(1)", "nvmlDeviceGetTotalEccErrors(UNCORRECTED, VOLATILE)", counter=True),
-    _m("remapped_rows_correctable", np.uint16, "Delta, ZSTD(1)", "nvmlDeviceGetRemappedRows()[0]", counter=True),
-    _m("remapped_rows_uncorrectable", np.uint16, "Delta, ZSTD(1)", "nvmlDeviceGetRemappedRows()[1]", counter=True),
-    _m("remap_pending", np.bool_, "ZSTD(1)", "nvmlDeviceGetRemappedRows()[2]"),
-    _m("remap_failure", np.bool_, "ZSTD(1)", "nvmlDeviceGetRemappedRows()[3]"),
-    _m("pcie_tx_kbps", np.uint32, "Delta, ZSTD(1)", "nvmlDeviceGetPcieThroughput(TX_BYTES), KB/s"),
-    _m("pcie_rx_kbps", np.uint32, "Delta, ZSTD(1)", "nvmlDeviceGetPcieThroughput(RX_BYTES), KB/s"),
-    _m("pcie_replay_count", np.uint64, "Delta, ZSTD(1)", "NVML_FI_DEV_PCIE_REPLAY_COUNTER (94)", counter=True),
-    _m("nvlink_tx_kib", np.uint64, "DoubleDelta, ZSTD(1)", "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX (138), summed", counter=True),
-    _m("nvlink_rx_kib", np.uint64, "DoubleDelta, ZSTD(1)", "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX (139), summed", counter=True),
-    _m(
-        "nvlink_crc_errors",
-        np.uint64,
-        "Delta, ZSTD(1)",
-        "NVML_FI_DEV_NVLINK_CRC_FLIT/DATA_ERROR_COUNT_TOTAL (38+45)",
-        counter=True,
-    ),
-    _m("nvlink_replay_errors", np.uint64, "Delta, ZSTD(1)", "NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL (52)", counter=True),
-    _m("nvlink_recovery_errors", np.uint64, "Delta, ZSTD(1)", "NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL (59)", counter=True),
-)
+def _load() -> tuple[MetricColumn, ...]:
+    """The table `data/metric_columns.csv`, one row per metric in column order.
+
+    Codecs are as in force after migration 002 (chosen by measurement: docs/storage.md); 001
+    created the table with the first choice per shared/reference/pipeline-libraries.md §3.
+    """
+    text = resources.files("gpufleet.contract.data").joinpath("metric_columns.csv").read_text(encoding="utf-8")
+    out = []
+    for row in csv.DictReader(io.StringIO(text)):
+        dtype, ch_type = _TYPES[row["dtype"]]
+        out.append(MetricColumn(row["name"], dtype, ch_type, row["codec"], row["nvml"], row["counter"] == "1"))
+    return tuple(out)
+
+
+METRIC_COLUMNS: Final[tuple[MetricColumn, ...]] = _load()
 
 METRICS_BY_NAME: Final[dict[str, MetricColumn]] = {m.name: m for m in METRIC_COLUMNS}
 METRIC_NAMES: Final[tuple[str, ...]] = tuple(m.name for m in METRIC_COLUMNS)

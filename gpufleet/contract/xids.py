@@ -1,4 +1,4 @@
-"""The XID catalog, kept as data (`gpufleet/data/xid_catalog.csv`).
+"""The XID catalog, kept as data (`gpufleet/contract/data/xid_catalog.csv`).
 
 Rows come from NVIDIA's XID catalog as transcribed in shared/reference/nvml-and-dcgm.md §4.
 `fatal` marks the codes the alert rules page on (48, 64, 74, 79, 94, 95, 109, 119, 120, 140).

@@ -11,13 +11,13 @@ lz4-compressed, keyed by node so a node's samples stay ordered in one partition.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gpufleet.contract.backoff import Backoff
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
 from gpufleet.contract.settings import KafkaSettings
@@ -173,7 +173,7 @@ class KafkaTransport:
                 attempt = 0
                 continue
             self._disconnect()
-            delay = min(self.config.backoff_max_s, self.config.backoff_first_s * 2**attempt) * random.uniform(0.5, 1.0)
+            delay = Backoff(self.config.backoff_first_s, self.config.backoff_max_s).delay_s(attempt)
             attempt += 1
             with self._cond:
                 if self._cond.wait_for(lambda: self._closed, timeout=delay):

@@ -143,9 +143,9 @@ def test_power_swing_threshold_decides(default_fleet: Fleet) -> None:
     seconds = [s for s in sorted(power) if at // 1000 - 300 <= s <= at // 1000 - 2]
     steepest = max(abs(power[b] - power[a]) / (b - a) for a, b in itertools.pairwise(seconds))
     rule = [r for r in RULES if r.uid == "gpufleet-power-swing"]
-    low = evaluate(store, at, AlertThresholds(power_ramp_mw_per_s=steepest * 0.9), rule)
+    low = evaluate(store, at, AlertThresholds(power_ramp_megawatts_per_s=steepest * 0.9), rule)
     assert [(i.labels, round(i.value, 3)) for i in low] == [({"cluster": "colossus"}, round(steepest, 3))]
-    assert evaluate(store, at, AlertThresholds(power_ramp_mw_per_s=steepest * 1.1), rule) == []
+    assert evaluate(store, at, AlertThresholds(power_ramp_megawatts_per_s=steepest * 1.1), rule) == []
 
 
 def test_ingest_lag_fires_when_the_newest_sample_gets_old(default_fleet: Fleet) -> None:

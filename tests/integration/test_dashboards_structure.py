@@ -104,7 +104,7 @@ def test_fatal_xid_rule_pages_on_the_catalog_codes() -> None:
 
 def test_thresholds_reach_sql_and_condition_together() -> None:
     swing = next(r for r in RULES if r.uid == "gpufleet-power-swing")
-    model = rule_model(swing, AlertThresholds(power_ramp_mw_per_s=2.5))
+    model = rule_model(swing, AlertThresholds(power_ramp_megawatts_per_s=2.5))
     assert "HAVING value > 2.5" in model["data"][0]["model"]["rawSql"]
     assert model["data"][1]["model"]["expression"] == "$A > 2.5"
     assert sum(len(rules) for rules in groups(AlertThresholds()).values()) == len(RULES)

@@ -100,7 +100,7 @@ def test_sql_is_read_only_unless_write(tmp_path: Path) -> None:
         "sql", *store, "--query", "power_swing", "--param", "span_s=30", "--param", "from_ms=now-2h", "--format", "json"
     )
     assert swing.returncode == 0, swing.stderr
-    assert set(json.loads(swing.stdout)[0]) >= {"max_rise_mw_per_s", "max_fall_mw_per_s", "largest_drop_mw"}
+    assert set(json.loads(swing.stdout)[0]) >= {"max_rise_megawatts_per_s", "max_fall_megawatts_per_s", "largest_drop_megawatts"}
     typo = run_cli("sql", *store, "--query", "power_swing", "--param", "spans=30")
     assert typo.returncode == 2 and "span_s" in typo.stderr
 

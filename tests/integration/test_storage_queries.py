@@ -27,7 +27,7 @@ def uuids_of(s: Stored, kind: str) -> set[str]:
     return {values[codes[g]] for f in s.fleet.truth if f.kind == kind for g in f.gpus}
 
 
-def fleet_mw(s: Stored) -> np.ndarray:
+def fleet_megawatts(s: Stored) -> np.ndarray:
     return np.array([int(f.metrics["power_mw"].sum()) for f in s.frames]) / 1e9
 
 
@@ -42,7 +42,7 @@ def test_every_named_query_runs_with_its_defaults_and_documents_itself(stored: S
 
 def test_fleet_power_now_peak_low_match_raw(stored: Stored) -> None:
     got = records(queries.run(stored.store, "fleet_power", window(stored)))[0]
-    mw = fleet_mw(stored)
+    mw = fleet_megawatts(stored)
     assert got["now_megawatts"] == pytest.approx(mw[-1]) and got["peak_megawatts"] == pytest.approx(mw.max())
     assert got["low_megawatts"] == pytest.approx(mw.min()) and got["gpus_reporting_now"] == len(stored.frames[-1])
     series = records(queries.run(stored.store, "fleet_power_series", {**window(stored), "step_s": 60}))
@@ -89,13 +89,13 @@ def test_stragglers_finds_the_straggler_and_only_slow_gpus(stored: Stored) -> No
 def test_power_swing_equals_the_raw_series_and_finds_a_checkpoint_dip(stored: Stored) -> None:
     span_s = 30
     got = records(queries.run(stored.store, "power_swing", {**window(stored), "span_s": span_s}))[0]
-    mw = fleet_mw(stored)
+    mw = fleet_megawatts(stored)
     ramp = np.diff(mw)
     peak = np.array([mw[max(0, i - span_s) : i + 1].max() for i in range(len(mw))])
     drop = peak - mw
-    assert got["max_rise_mw_per_s"] == pytest.approx(ramp.max())
-    assert got["max_fall_mw_per_s"] == pytest.approx(-ramp.min())
-    assert got["largest_drop_mw"] == pytest.approx(drop.max())
+    assert got["max_rise_megawatts_per_s"] == pytest.approx(ramp.max())
+    assert got["max_fall_megawatts_per_s"] == pytest.approx(-ramp.min())
+    assert got["largest_drop_megawatts"] == pytest.approx(drop.max())
     trough_s = int(got["largest_drop_to"].timestamp()) - stored.start_ms // 1000  # type: ignore[attr-defined]
     assert trough_s == int(drop.argmax())
     # the trough is a load dip (same GPUs reporting) while some job checkpoints

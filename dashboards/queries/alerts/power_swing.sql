@@ -4,11 +4,11 @@
 SELECT cluster, round(max(abs(ramp)), 3) AS value
 FROM
 (
-    SELECT cluster, (mw - lagInFrame(mw) OVER w) / greatest(dateDiff('second', lagInFrame(ts) OVER w, ts), 1) AS ramp,
+    SELECT cluster, (megawatts - lagInFrame(megawatts) OVER w) / greatest(dateDiff('second', lagInFrame(ts) OVER w, ts), 1) AS ramp,
            row_number() OVER w AS n
     FROM
     (
-        SELECT cluster, ts, sum(power_mw) / 1e9 AS mw
+        SELECT cluster, ts, sum(power_mw) / 1e9 AS megawatts
         FROM power_fleet_1s
         WHERE $__timeFilter(ts)
         GROUP BY cluster, ts
@@ -18,4 +18,4 @@ FROM
 )
 WHERE n > 1
 GROUP BY cluster
-HAVING value > {{power_ramp_mw_per_s}}
+HAVING value > {{power_ramp_megawatts_per_s}}

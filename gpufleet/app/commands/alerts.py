@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def add_threshold_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--power-ramp-mw-s",
+        "--power-ramp-megawatts-per-s",
         type=positive_float,
         metavar="MW_PER_S",
         help="fleet power swing alert threshold in MW/s (default: 10)",
@@ -41,17 +41,17 @@ def add_threshold_flags(parser: argparse.ArgumentParser) -> None:
 def thresholds_from(args: argparse.Namespace) -> AlertThresholds:
     from dashboards.config import AlertThresholds
 
-    given = {"power_ramp_mw_per_s": args.power_ramp_mw_s, "rack_pdu_limit_kw": args.rack_pdu_limit_kw}
+    given = {"power_ramp_megawatts_per_s": args.power_ramp_megawatts_per_s, "rack_pdu_limit_kw": args.rack_pdu_limit_kw}
     return AlertThresholds(**{name: value for name, value in given.items() if value is not None})
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from dashboards.evaluate import evaluate
-    from storage.clickhouse import ClickHouseStore
+    from storage.registry import open_store
 
     thresholds = thresholds_from(args)
     at_ms = parse_time_ms("--at", args.at or "now")
-    store = ClickHouseStore.open(settings.store)
+    store = open_store(settings.store)
     try:
         firing = evaluate(store, at_ms, thresholds)
     finally:

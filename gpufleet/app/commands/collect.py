@@ -76,7 +76,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from collectors.agent import Agent
     from collectors.base import create_source
-    from pipeline.jsonl import JsonLinesTransport
+    from pipeline.registry import MESSAGE_KINDS, TransportConfig, create_transport
 
     topology = node_topology(args, settings)
     source = create_source(
@@ -98,11 +98,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return _export(source, exposition, args, run_ticks)
     ticks: int | None
     if args.once:
-        out, ticks = JsonLinesTransport(sys.stdout, events=False, inventory=False), 1
+        messages, ticks = frozenset({"samples", "facility"}), 1
     elif args.events_for:
-        out, ticks = JsonLinesTransport(sys.stdout, samples=False, inventory=False), math.ceil(args.events_for / args.interval)
+        messages, ticks = frozenset({"events", "facility"}), math.ceil(args.events_for / args.interval)
     else:
-        out, ticks = JsonLinesTransport(sys.stdout), run_ticks
+        messages, ticks = MESSAGE_KINDS, run_ticks
+    out = create_transport(TransportConfig("jsonl", stream=sys.stdout, messages=messages))
     Agent(source, out, args.interval, speed=0.0 if args.once else 1.0).run(ticks, int(time.time() * 1000))
     return 0
 

@@ -10,7 +10,7 @@ import argparse
 import math
 import signal
 import time
-from typing import Any
+from typing import Any, cast
 
 from gpufleet.app.commands.common import (
     add_fleet_flags,
@@ -61,9 +61,11 @@ def publish_to_kafka(
     from collectors.agent import Agent, FanOut
     from collectors.prometheus.server import MetricsServer
     from pipeline.kafka.metrics import StatsCollector, StatsLine
-    from pipeline.kafka.producer import KafkaTransport, ProducerConfig
+    from pipeline.kafka.producer import KafkaTransport
+    from pipeline.registry import TransportConfig, create_transport
 
-    transport = KafkaTransport(settings.kafka, args.kafka, ProducerConfig(buffer_messages=args.buffer_messages))
+    config = TransportConfig("kafka", settings.kafka, args.kafka, buffer_messages=args.buffer_messages)
+    transport = cast(KafkaTransport, create_transport(config))  # its delivery stats go in the summary
     facility, publisher = _facility(source, settings, getattr(args, "mqtt", None), transport)
     agent = Agent(source, publisher if exposition is None else FanOut(publisher, exposition), args.interval, facility=facility)
 

@@ -37,10 +37,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.kafka.service import IngestService, ServiceOptions
     from pipeline.kafka.subscription import KafkaSubscription, SubscriptionConfig
-    from storage.clickhouse import ClickHouseStore
     from storage.migrations import migrate
+    from storage.registry import open_store
 
-    store = ClickHouseStore.open(settings.store)
+    store = open_store(settings.store)
     migrate(store, raw_ttl_days=settings.raw_ttl_days)
     config = SubscriptionConfig(
         group=args.group,

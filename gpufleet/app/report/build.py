@@ -81,7 +81,7 @@ def sidecar(data: ReportData, images: list[Image], alerts: list[FiredAlert]) -> 
         "window": {"from_ms": data.window.from_ms, "to_ms": data.window.to_ms},
         "pipeline": data.pipeline,
         "energy_mwh": data.energy_mwh,
-        "power_marks": [{"kind": m.kind, "at": m.at, "mw": m.mw, "size": m.size} for m in data.power_marks],
+        "power_marks": [{"kind": m.kind, "at": m.at, "megawatts": m.megawatts, "size": m.size} for m in data.power_marks],
         "floor": {
             "cells": [c.as_json() for c in data.floor],
             "hottest_rack": top.as_json() if top else None,

@@ -54,7 +54,7 @@ class PowerMark:
 
     kind: str  # "rise" | "fall" | "dip" | "reporting loss" (a dip where GPUs stopped reporting)
     at: dt.datetime
-    mw: float  # fleet power at that second
+    megawatts: float  # fleet power at that second
     size: float  # MW/s for ramps, MW for dips
 
 
@@ -154,15 +154,15 @@ def power_marks(per_minute: QueryResult, per_kind: int = MARKS_PER_KIND) -> list
     checkpoint does not take every mark."""
     rows = records(per_minute)
     out: list[PowerMark] = []
-    for kind, size, at, mw in (
-        ("rise", "rise_mw_per_s", "rise_at", "rise_to_mw"),
-        ("fall", "fall_mw_per_s", "fall_at", "fall_to_mw"),
-        ("dip", "dip_mw", "dip_at", "dip_trough_mw"),
+    for kind, size, at, level in (
+        ("rise", "rise_megawatts_per_s", "rise_at", "rise_to_megawatts"),
+        ("fall", "fall_megawatts_per_s", "fall_at", "fall_to_megawatts"),
+        ("dip", "dip_megawatts", "dip_at", "dip_trough_megawatts"),
     ):
         ranked = sorted((r for r in rows if r[size] and r[size] > 0), key=lambda r: -float(r[size]))[:per_kind]
         for r in ranked:
             lost = kind == "dip" and _reporting_loss(r)
-            out.append(PowerMark("reporting loss" if lost else kind, r[at], float(r[mw]), float(r[size])))
+            out.append(PowerMark("reporting loss" if lost else kind, r[at], float(r[level]), float(r[size])))
     return out
 
 
@@ -172,5 +172,5 @@ def _reporting_loss(row: Mapping[str, Any]) -> bool:
     peak_gpus, trough_gpus = int(row["gpus_at_peak"]), int(row["gpus_at_trough"])
     if peak_gpus <= 0 or trough_gpus >= peak_gpus:
         return False
-    peak_mw = float(row["dip_trough_mw"]) + float(row["dip_mw"])
-    return (peak_gpus - trough_gpus) / peak_gpus * peak_mw >= 0.5 * float(row["dip_mw"])
+    peak_megawatts = float(row["dip_trough_megawatts"]) + float(row["dip_megawatts"])
+    return (peak_gpus - trough_gpus) / peak_gpus * peak_megawatts >= 0.5 * float(row["dip_megawatts"])

@@ -131,7 +131,8 @@ def _peak_low(data: ReportData) -> tuple[float, float]:
 
 def _power_marks(data: ReportData) -> str:
     rows = [
-        (m.kind, m.at, round(m.mw, 3), round(m.size, 3), "MW/s" if m.kind in ("rise", "fall") else "MW") for m in data.power_marks
+        (m.kind, m.at, round(m.megawatts, 3), round(m.size, 3), "MW/s" if m.kind in ("rise", "fall") else "MW")
+        for m in data.power_marks
     ]
     note = (
         '<p class="note">Marked: the largest per-second rises and falls (MW/s) and the deepest drops below the previous '

@@ -93,14 +93,16 @@ def power_image(data: ReportData) -> Image:
         marks = [m for m in data.power_marks if m.kind == kind]
         if not marks:
             continue
-        ax.scatter([m.at for m in marks], [m.mw for m in marks], marker=marker, s=70, color=colour, zorder=5, label=label)
+        ax.scatter([m.at for m in marks], [m.megawatts for m in marks], marker=marker, s=70, color=colour, zorder=5, label=label)
         unit = "MW/s" if kind in ("rise", "fall") else "MW"
         for m in marks[:1]:  # the largest of each kind is labelled, the rest are in the table under the plot
-            ax.annotate(f"{m.size:.2f} {unit}", (m.at, m.mw), textcoords="offset points", xytext=(4, 6), fontsize=8, color=colour)
-    peak = data.swing.get("max_rise_mw_per_s")
+            ax.annotate(
+                f"{m.size:.2f} {unit}", (m.at, m.megawatts), textcoords="offset points", xytext=(4, 6), fontsize=8, color=colour
+            )
+    peak = data.swing.get("max_rise_megawatts_per_s")
     fig.suptitle(
         f"Fleet power (MW): energy {data.energy_mwh:,.3f} MWh; steepest ramp {float(peak or 0):.2f} MW/s; "
-        f"largest drop {float(data.swing.get('largest_drop_mw') or 0):.2f} MW within 60 s"
+        f"largest drop {float(data.swing.get('largest_drop_megawatts') or 0):.2f} MW within 60 s"
     )
     ax.set_ylabel("MW")
     fig.legend(loc="upper center", bbox_to_anchor=(0.5, 0.955), fontsize=8, ncols=6)  # above the axes: hides no mark

@@ -10,8 +10,5 @@ SELECT
     max(ts) AS latest_ts
 FROM
 (
-    SELECT ts, sum(power_mw) / 1e9 AS megawatts, sum(gpus) AS gpus
-    FROM power_fleet_1s
-    WHERE ts BETWEEN toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC') AND toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
-    GROUP BY ts
+    -- @include fleet_power_seconds
 )

@@ -10,10 +10,7 @@ SELECT
     max(gpus) AS gpus_reporting
 FROM
 (
-    SELECT ts, sum(power_mw) / 1e9 AS megawatts, sum(gpus) AS gpus
-    FROM power_fleet_1s
-    WHERE ts BETWEEN toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC') AND toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
-    GROUP BY ts
+    -- @include fleet_power_seconds
 )
 GROUP BY t
 ORDER BY t

@@ -7,11 +7,6 @@
 -- gpu_minute (see report_rack_floor).
 -- Params: from_ms, to_ms (epoch ms).
 -- Defaults: from_ms=now-24h, to_ms=now
-WITH
-    toStartOfMinute(toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC')) AS m0,
-    toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC') AS t1,
-    if(toStartOfHour(m0) = m0, m0, toStartOfHour(m0) + INTERVAL 1 HOUR) AS h0,
-    toStartOfHour(t1 - INTERVAL 59 MINUTE) + INTERVAL 1 HOUR AS h1
 SELECT
     g.gpu_rows AS gpu_rows, g.gpus AS gpus, g.nodes AS nodes,
     p.newest AS newest_sample,
@@ -28,10 +23,7 @@ FROM
     SELECT sum(samples) AS gpu_rows, uniqExact(cluster, node, gpu_index) AS gpus, uniqExact(cluster, node) AS nodes
     FROM
     (
-        SELECT cluster, node, gpu_index, samples FROM gpu_hour WHERE hour >= h0 AND hour < h1
-        UNION ALL
-        SELECT cluster, node, gpu_index, samples FROM gpu_minute
-        WHERE minute BETWEEN m0 AND t1 AND NOT (minute >= h0 AND minute < h1)
+        -- @include gpu_rollup_window(cluster, node, gpu_index, samples)
     )
 ) AS g
 CROSS JOIN

@@ -7,11 +7,6 @@
 -- report_rack_floor); `stragglers` is the per-minute, rack-peer variant for short windows.
 -- Params: from_ms, to_ms (epoch ms), limit.
 -- Defaults: from_ms=now-24h, to_ms=now, limit=50
-WITH
-    toStartOfMinute(toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC')) AS m0,
-    toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC') AS t1,
-    if(toStartOfHour(m0) = m0, m0, toStartOfHour(m0) + INTERVAL 1 HOUR) AS h0,
-    toStartOfHour(t1 - INTERVAL 59 MINUTE) + INTERVAL 1 HOUR AS h1
 SELECT
     rack, node, gpu_index, uuid,
     round(clock) AS avg_sm_clock_mhz,
@@ -29,13 +24,7 @@ FROM
                sum(thermal_samples) + sum(power_brake_samples) + sum(hw_slowdown_samples) AS explained
         FROM
         (
-            SELECT cluster, rack, node, gpu_index, uuid, sm_clock_mhz_sum, sm_clock_mhz_count, util_gpu_pct_sum,
-                   util_gpu_pct_count, thermal_samples, power_brake_samples, hw_slowdown_samples
-            FROM gpu_hour WHERE hour >= h0 AND hour < h1
-            UNION ALL
-            SELECT cluster, rack, node, gpu_index, uuid, sm_clock_mhz_sum, sm_clock_mhz_count, util_gpu_pct_sum,
-                   util_gpu_pct_count, thermal_samples, power_brake_samples, hw_slowdown_samples
-            FROM gpu_minute WHERE minute BETWEEN m0 AND t1 AND NOT (minute >= h0 AND minute < h1)
+            -- @include gpu_rollup_window(cluster, rack, node, gpu_index, uuid, sm_clock_mhz_sum, sm_clock_mhz_count, util_gpu_pct_sum, util_gpu_pct_count, thermal_samples, power_brake_samples, hw_slowdown_samples)
         )
         GROUP BY cluster, rack, node, gpu_index, uuid
         HAVING sum(sm_clock_mhz_count) > 0

@@ -6,16 +6,7 @@
 -- Defaults: from_ms=now-1h, to_ms=now, min_s=1, limit=50
 SELECT
     any(rack) AS rack, any(node) AS node, any(gpu_index) AS gpu_index, uuid,
-    sum(thermal_samples) AS thermal_s,
-    sum(power_brake_samples) AS power_brake_s,
-    sum(power_cap_samples) AS power_cap_s,
-    sum(hw_slowdown_samples) AS hw_slowdown_s,
-    arrayStringConcat(arrayFilter(w -> w != '', [
-        if(thermal_s > 0, 'thermal', ''), if(power_brake_s > 0, 'power brake', ''),
-        if(power_cap_s > 0, 'power cap', ''), if(hw_slowdown_s > 0, 'hw slowdown', '')]), ', ') AS why,
-    groupBitOr(reasons_seen) AS reasons_seen,
-    max(gpu_temp_c_max) AS peak_gpu_temp_c,
-    min(sm_clock_mhz_min) AS lowest_sm_clock_mhz
+    -- @include throttle_reasons
 FROM gpu_minute
 WHERE minute BETWEEN toStartOfMinute(toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC'))
                  AND toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
