@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[all]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
@@ -21,12 +21,17 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/gpufleet demo
 
+## what `pip install 'gpufleet[collector]'` would install, resolved by pip against the index
+## now (the tests read it offline: tests/unit/test_extras.py)
+$(VENV)/collector-resolution.json: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --dry-run --ignore-installed --report $@ '.[collector]'
+
 ## services the tests start themselves need their binaries (Mosquitto from Debian)
 services:
 	@bash scripts/install-test-services
 
 ## make test: set up with test dependencies, lint, type-check, run the whole suite
-test: $(VENV)/.installed-test services
+test: $(VENV)/.installed-test $(VENV)/collector-resolution.json services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .

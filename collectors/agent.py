@@ -102,3 +102,26 @@ class Agent:
         finally:
             self.source.close()
         return self.stats
+
+
+class FanOut:
+    """One `Publisher` that hands everything to several (Kafka and the /metrics exposition)."""
+
+    def __init__(self, *publishers: Publisher) -> None:
+        self.publishers = publishers
+
+    def publish_samples(self, frame: GpuFrame) -> None:
+        for p in self.publishers:
+            p.publish_samples(frame)
+
+    def publish_events(self, events: Sequence[GpuEvent]) -> None:
+        for p in self.publishers:
+            p.publish_events(events)
+
+    def publish_inventory(self, inventory: Sequence[GpuInventory]) -> None:
+        for p in self.publishers:
+            p.publish_inventory(inventory)
+
+    def publish_facility(self, readings: Sequence[FacilitySample]) -> None:
+        for p in self.publishers:
+            p.publish_facility(readings)

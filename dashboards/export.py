@@ -3,8 +3,12 @@
     DIR/provisioning/datasources/gpufleet.yaml      → /etc/grafana/provisioning/datasources/
     DIR/provisioning/dashboards/gpufleet.yaml       → /etc/grafana/provisioning/dashboards/
     DIR/provisioning/alerting/gpufleet-rules.yaml   → /etc/grafana/provisioning/alerting/
-    DIR/provisioning/alerting/gpufleet-notifications.yaml
+    DIR/provisioning/alerting/gpufleet-notifications.yaml   (only with notifications=True)
     DIR/dashboards/<uid>.json                       → /var/lib/grafana/dashboards/gpufleet/
+
+The notification file (webhook contact points and a severity policy tree) is opt-in, as on
+`deploy`: Grafana's provisioned policy tree replaces the organisation's, which on a site's
+existing Grafana would reroute every alert it already has.
 
 compose.yaml mounts `DIR/provisioning` and `DIR/dashboards` there. The output is
 deterministic (sorted keys, no timestamps), so a golden-file test pins it and a diff of two
@@ -54,17 +58,19 @@ def provisioning_tree(
     datasource: DatasourceConfig | None = None,
     thresholds: AlertThresholds | None = None,
     dashboards_path: str = DASHBOARDS_PATH,
+    notifications: bool = False,
 ) -> dict[str, str]:
     """Relative path → file text, for everything `export` writes; `dashboards_path` is where
-    Grafana will see the `dashboards/` folder."""
+    Grafana will see the `dashboards/` folder; `notifications` adds contact points and policy."""
     datasource = datasource or DatasourceConfig()
     thresholds = thresholds or AlertThresholds()
     files = {
         "provisioning/datasources/gpufleet.yaml": to_yaml(datasource_file(datasource)),
         "provisioning/dashboards/gpufleet.yaml": to_yaml(dashboard_provider_file(dashboards_path)),
         "provisioning/alerting/gpufleet-rules.yaml": to_yaml(rule_groups_file(thresholds)),
-        "provisioning/alerting/gpufleet-notifications.yaml": to_yaml(notifications_file()),
     }
+    if notifications:
+        files["provisioning/alerting/gpufleet-notifications.yaml"] = to_yaml(notifications_file())
     for board in all_dashboards():
         files[f"dashboards/{board['uid']}.json"] = to_json(board)
     return files
@@ -75,10 +81,11 @@ def export(
     datasource: DatasourceConfig | None = None,
     thresholds: AlertThresholds | None = None,
     dashboards_path: str = DASHBOARDS_PATH,
+    notifications: bool = False,
 ) -> list[Path]:
     """Write the tree under `out` (created if needed); returns the files written."""
     written = []
-    for relative, text in provisioning_tree(datasource, thresholds, dashboards_path).items():
+    for relative, text in provisioning_tree(datasource, thresholds, dashboards_path, notifications).items():
         path = out / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

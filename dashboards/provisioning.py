@@ -46,7 +46,7 @@ def datasource(config: DatasourceConfig, password: str | None = None) -> Json:
         "type": DATASOURCE_TYPE,
         "access": "proxy",
         "orgId": ORG_ID,
-        "isDefault": True,
+        "isDefault": False,  # never take over a site's default datasource; panels name it by uid
         "editable": False,
         "jsonData": {
             "host": config.host,

@@ -3,8 +3,10 @@
 `clocks_event_reasons` travels and is stored as the raw `nvmlClocksEventReason*` bitmask
 (one UInt64, lossless, and a new driver bit needs no schema change). Dashboards, queries
 and `gpufleet` output decode it with this table, so every place names a bit the same way.
-Names follow dcgm-exporter's `clock_event` label values where it has one, so a Grafana
-user who knows those sees the same words.
+Names are dcgm-exporter's `clock_event` label values (gpu_idle, clocks_setting, power_cap,
+hw_slowdown, sync_boost, sw_thermal, hw_thermal, hw_power_brake, display_clocks) for the
+nine bits it names, so a Grafana user who knows those sees the same words; the two bits
+only the deprecated throttle-reason set has (board_limit, reliability) have no dcgm name.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Final
 CLOCK_EVENT_REASONS: Final[tuple[tuple[int, str], ...]] = (
     (0x001, "gpu_idle"),
     (0x002, "clocks_setting"),
-    (0x004, "sw_power_cap"),
+    (0x004, "power_cap"),
     (0x008, "hw_slowdown"),
     (0x010, "sync_boost"),
     (0x020, "sw_thermal"),
@@ -32,7 +34,7 @@ KNOWN_MASK: Final[int] = sum(bit for bit, _ in CLOCK_EVENT_REASONS)
 # Reasons that mean the GPU is slower than it should be (not idle, not a user setting):
 # what a "throttled GPUs" panel or alert counts.
 THROTTLE_MASK: Final[int] = (
-    REASON_BITS["sw_power_cap"]
+    REASON_BITS["power_cap"]
     | REASON_BITS["hw_slowdown"]
     | REASON_BITS["sw_thermal"]
     | REASON_BITS["hw_thermal"]

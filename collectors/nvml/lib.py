@@ -123,7 +123,8 @@ class NvmlLib:
         try:
             self.module: ModuleType = importlib.import_module(module_name)
         except ImportError as e:
-            raise SourceUnavailable(f"NVML not available: cannot import {module_name!r} ({e}); install nvidia-ml-py") from e
+            hint = "install nvidia-ml-py: pip install 'gpufleet[collector]'"
+            raise SourceUnavailable(f"NVML not available: cannot import {module_name!r} ({e}); {hint}") from e
         self.module_name = module_name
         self.error_type: type[Exception] = self.module.NVMLError
         self._lock = threading.Lock()

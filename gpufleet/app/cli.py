@@ -16,6 +16,7 @@ from typing import cast
 
 from gpufleet.app.commands import COMMAND_MODULES
 from gpufleet.app.commands.common import Command, OneLineParser
+from gpufleet.app.extras import missing_extra_message
 from gpufleet.app.logs import configure as configure_logging
 from gpufleet.contract.errors import GpufleetError
 from gpufleet.contract.settings import load_settings
@@ -25,8 +26,20 @@ def _commands() -> dict[str, Command]:
     return {name: cast(Command, importlib.import_module(module)) for name, module in COMMAND_MODULES.items()}
 
 
+def version() -> str:
+    """The installed distribution's version (what `pip show gpufleet` says)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("gpufleet")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
     parser = OneLineParser(prog="gpufleet", description="GPU fleet telemetry: NVML → Kafka → ClickHouse → Grafana.")
+    parser.add_argument("--version", action="version", version=f"gpufleet {version()}")
     sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
         dest="command", required=True, parser_class=OneLineParser
     )
@@ -45,5 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GpufleetError as exc:
         print(f"gpufleet: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        hint = missing_extra_message(exc)
+        if hint is None:
+            raise
+        print(f"gpufleet: error: {hint}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130

@@ -60,19 +60,32 @@ class MqttSettings(BaseModel):
     topic_filter: str = "facility/+/+/+/+"
 
 
+class NodeSettings(BaseModel):
+    """Where this node sits (`GPUFLEET_NODE__*` or `[node]` in the TOML file); the collector's
+    `--hall/--row/--rack/--node` flags override these, and `node` defaults to the hostname."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hall: str | None = Field(None, min_length=1, max_length=128)
+    row: str | None = Field(None, min_length=1, max_length=128)
+    rack: str | None = Field(None, min_length=1, max_length=128)
+    node: str | None = Field(None, min_length=1, max_length=128, description="default: the hostname")
+
+
 class Settings(BaseSettings):
     """Process-wide settings shared by every subcommand."""
 
     model_config = SettingsConfigDict(env_prefix="GPUFLEET_", env_nested_delimiter="__", extra="forbid")
 
     store: str = Field(DEFAULT_STORE, description="store DSN: chdb://PATH or http(s)://user:pass@host:8123/db")
-    cluster: str = Field("colossus", description="cluster label for synthetic fleets")
+    cluster: str = Field("colossus", description="cluster label (of this node for the collector, of synthetic fleets)")
     raw_ttl_days: int = Field(14, ge=1, description="days raw GPU samples are kept")
     minute_ttl_days: int = Field(90, ge=1, description="days per-minute rollups (and per-second power) are kept")
     hour_ttl_days: int = Field(730, ge=1, description="days per-hour rollups are kept")
     log_level: str = Field("WARNING", description="logging level (logs are JSON lines on stderr)")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    node: NodeSettings = Field(default_factory=NodeSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -12,7 +12,9 @@ from tests.support.cli import run_cli
 
 def test_alerts_check_after_a_demo(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    demo = run_cli("demo", "--gpus", "256", "--duration", "60", "--speed", "0", "--seed", "3", "--data-dir", str(data), "--json")
+    demo = run_cli(
+        "demo", "--gpus", "256", "--duration", "60", "--speed", "0", "--seed", "3", "--data-dir", str(data), "--format", "json"
+    )
     assert demo.returncode == 0, demo.stderr
     summary = json.loads(demo.stdout)
     demo_alerts = {row["alert"]: row["instances"] for row in summary["alerts"]}

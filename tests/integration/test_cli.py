@@ -68,7 +68,7 @@ def test_collect_unknown_source() -> None:
 
 def test_demo_then_sql_db_and_named_queries(tmp_path: Path) -> None:
     data = tmp_path / "fleet"
-    demo = run_cli("demo", "--gpus", "128", "--duration", "6", "--speed", "10", "--data-dir", str(data), "--json")
+    demo = run_cli("demo", "--gpus", "128", "--duration", "6", "--speed", "10", "--data-dir", str(data), "--format", "json")
     assert demo.returncode == 0, demo.stderr
     summary = json.loads(demo.stdout)
     assert summary["totals"]["gpu_rows"] > 0 and summary["power"]["peak_megawatts"] > 0

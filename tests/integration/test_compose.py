@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -118,8 +119,18 @@ def test_store_dsn_and_grafana_datasource_agree_with_clickhouse() -> None:
 def test_grafana_version_and_plugin() -> None:
     version = tuple(int(x) for x in SERVICES["grafana"]["image"].split(":")[1].split("."))
     assert version >= (11, 6, 0)
-    plugin, plugin_version = env("grafana")["GF_INSTALL_PLUGINS"].split()
+    assert "GF_INSTALL_PLUGINS" not in env("grafana"), "deprecated: GF_PLUGINS_PREINSTALL_SYNC"
+    plugin, plugin_version = env("grafana")["GF_PLUGINS_PREINSTALL_SYNC"].split("@")
     assert plugin == "grafana-clickhouse-datasource" and tuple(int(x) for x in plugin_version.split(".")) >= (4, 15, 0)
+
+
+def test_clickhouse_server_is_at_least_the_embedded_engine() -> None:
+    # its own process: chDB holds one engine per process, perhaps already on another data path
+    code = "import chdb; print(chdb.query('SELECT version()', 'CSV').data())"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    engine = proc.stdout.strip().strip('"')
+    server = SERVICES["clickhouse"]["image"].split(":")[1]
+    assert tuple(int(x) for x in server.split(".")) >= tuple(int(x) for x in engine.split(".")[:2]), (server, engine)
 
 
 def test_health_checks_and_metrics_ports() -> None:

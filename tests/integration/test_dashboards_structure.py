@@ -131,3 +131,13 @@ def test_export_matches_the_golden_files(tmp_path: Path) -> None:
     assert sorted(produced) == sorted(golden)
     for relative, text in produced.items():
         assert text == golden[relative], f"{relative} differs from tests/golden/grafana/{relative}"
+
+
+def test_export_leaves_the_sites_datasource_and_policies_alone_unless_asked() -> None:
+    tree = provisioning_tree()
+    datasources = yaml.safe_load(tree["provisioning/datasources/gpufleet.yaml"])["datasources"]
+    assert [d["isDefault"] for d in datasources] == [False]
+    assert not any("notifications" in path for path in tree), "a policy tree would replace the org's"
+    opted_in = provisioning_tree(notifications=True)
+    notifications = yaml.safe_load(opted_in["provisioning/alerting/gpufleet-notifications.yaml"])
+    assert notifications["policies"] and notifications["contactPoints"]

@@ -237,7 +237,7 @@ def test_bridge_command_end_to_end(mosquitto: Mosquitto, tmp_path: Path) -> None
                      env={"GPUFLEET_MQTT__CLIENT_ID": client_id})  # fmt: skip
     assert bridge.returncode == 0, bridge.stderr
     counted = {"received": 4, "stored": 3, "rejected": 1, "reconnects": 0, "discarded": 0}
-    assert json.loads(bridge.stderr.strip().splitlines()[-1]) == counted
+    assert json.loads(bridge.stdout.strip().splitlines()[-1]) == counted  # JSON on stdout, logs on stderr
     counts = "SELECT (SELECT count() FROM facility_readings) AS ok, (SELECT count() FROM dead_letters) AS bad"
     result = run_cli("sql", "--store", f"chdb://{data}", "--format", "csv", counts)
     assert result.stdout.strip().splitlines()[-1] == "3,1", result.stdout + result.stderr

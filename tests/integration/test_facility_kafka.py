@@ -27,7 +27,7 @@ def test_emit_mqtt_bridge_kafka_ingest(kafka1: KafkaCluster, tmp_path: Path) -> 
         bridge = gpufleet("bridge", "mqtt", "--mqtt", mqtt.url, "--kafka", kafka1.bootstrap, "--duration", "5",
                           env=env, cwd=tmp_path)  # fmt: skip
         assert bridge.wait(60) == 0, bridge.stderr()
-        bridged = json.loads(bridge.stderr().strip().splitlines()[-1])
+        bridged = json.loads(bridge.stdout().strip().splitlines()[-1])
         # 1 rack × 6 sensors × 6 ticks
         assert bridged == {"received": 36, "stored": 36, "rejected": 0, "reconnects": 0, "discarded": 0}
         data = tmp_path / "data"

@@ -10,7 +10,7 @@ from collectors.nvml import clock_reasons as cr
 
 def test_decode_names_bits_lowest_first() -> None:
     assert cr.decode(0x1) == ["gpu_idle"]
-    assert cr.decode(0x4 | 0x40 | 0x8) == ["sw_power_cap", "hw_slowdown", "hw_thermal"]
+    assert cr.decode(0x4 | 0x40 | 0x8) == ["power_cap", "hw_slowdown", "hw_thermal"]
     assert cr.decode(0) == [] and cr.decode(None) == []
 
 
@@ -25,9 +25,26 @@ def test_encode_inverts_decode() -> None:
         cr.encode(["fan_noise"])
 
 
+def test_names_are_dcgm_exporters_clock_event_values() -> None:
+    # dcgm-exporter's `clock_event` label values (shared/reference/nvml-and-dcgm.md §1.2), by bit
+    dcgm = {
+        0x001: "gpu_idle",
+        0x002: "clocks_setting",
+        0x004: "power_cap",
+        0x008: "hw_slowdown",
+        0x010: "sync_boost",
+        0x020: "sw_thermal",
+        0x040: "hw_thermal",
+        0x080: "hw_power_brake",
+        0x100: "display_clocks",
+    }
+    assert {bit: name for bit, name in cr.CLOCK_EVENT_REASONS if bit in dcgm} == dcgm
+
+
 def test_names_match_the_nvml_bits() -> None:
     import pynvml
 
+    assert cr.REASON_BITS["power_cap"] == pynvml.nvmlClocksEventReasonSwPowerCap
     assert cr.REASON_BITS["sw_thermal"] == pynvml.nvmlClocksEventReasonSwThermalSlowdown
     assert cr.REASON_BITS["hw_power_brake"] == pynvml.nvmlClocksEventReasonHwPowerBrakeSlowdown
     assert cr.REASON_BITS["display_clocks"] == pynvml.nvmlClocksEventReasonDisplayClockSetting

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from gpufleet.app.commands.common import add_store_flag, positive_float, print_result
+from gpufleet.app.commands.common import add_format_flag, add_store_flag, positive_float, print_result
 from gpufleet.contract.settings import Settings
 from gpufleet.contract.times import parse_time_ms
 
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = actions.add_parser("check", help="run every alert rule's SQL and condition; print the firing instances")
     add_store_flag(check)
     check.add_argument("--at", metavar="TIME", help="evaluate as of TIME: ISO 8601 (UTC if no zone) or epoch ms (default: now)")
-    check.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default: %(default)s)")
+    add_format_flag(check, csv=True)
     add_threshold_flags(check)
 
 

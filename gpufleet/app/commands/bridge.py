@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
-import sys
 import uuid
 from collections.abc import Sequence
 from itertools import count
 from typing import TYPE_CHECKING
 
-from gpufleet.app.commands.common import OneLineParser, add_store_flag, positive_float, positive_int
+from gpufleet.app.commands.common import (
+    OneLineParser,
+    add_format_flag,
+    add_store_flag,
+    positive_float,
+    positive_int,
+    print_summary,
+)
 from gpufleet.contract.errors import ConfigError
 from gpufleet.contract.schema import FacilitySample
 from gpufleet.contract.settings import Settings
@@ -39,6 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--workers", type=positive_int, default=1, help="receiver processes on a shared subscription (default: %(default)s)"
     )
     add_store_flag(mqtt)
+    add_format_flag(mqtt, default="json")
 
 
 class StoreSink:
@@ -94,8 +100,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             stats = asyncio.run(_bridge(config, sink, args.duration))
     finally:
         close()
-    print(json.dumps({"received": stats.received, "stored": stats.stored, "rejected": stats.rejected,
-                      "reconnects": stats.reconnects, "discarded": stats.discarded}), file=sys.stderr)  # fmt: skip
+    summary = {"received": stats.received, "stored": stats.stored, "rejected": stats.rejected,
+               "reconnects": stats.reconnects, "discarded": stats.discarded}  # fmt: skip
+    print_summary(summary, args.format)
     return 0
 
 

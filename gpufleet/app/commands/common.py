@@ -162,3 +162,18 @@ def print_result(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str
         for r in rows:
             table.add_row(*(str(v) for v in r))
         Console().print(table)
+
+
+def add_format_flag(parser: argparse.ArgumentParser, default: str = "table", csv: bool = False) -> None:
+    """`--format table|json` (and `csv` where rows are tabular): the one spelling for every
+    command that prints data; JSON always goes to stdout, alone, so it can be piped."""
+    choices = ("table", "csv", "json") if csv else ("table", "json")
+    parser.add_argument("--format", choices=choices, default=default, help="output (default: %(default)s)")
+
+
+def print_summary(summary: dict[str, Any], fmt: str) -> None:
+    """A run's closing numbers: one JSON object on stdout, or a two-column table."""
+    if fmt == "json":
+        print(json.dumps(summary, default=json_default))
+        return
+    print_result(["", "value"], [[k, v] for k, v in summary.items()], "table")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gpufleet.app.commands.common import add_fleet_flags, json_default, non_negative_float
+from gpufleet.app.commands.common import add_fleet_flags, add_format_flag, json_default, non_negative_float
 from gpufleet.contract.settings import Settings
 
 
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument(
         "--data-dir", type=Path, default=Path("gpufleet-data"), metavar="DIR", help="chDB data directory (default: %(default)s)"
     )
-    demo.add_argument("--json", action="store_true", help="print the summary as JSON on stdout instead of tables")
+    add_format_flag(demo)
     demo.add_argument(
         "--report-dir", type=Path, metavar="DIR", help="report.html goes here (default: gpufleet-report beside --data-dir)"
     )
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         report_dir=None if args.no_report else (args.report_dir or args.data_dir.resolve().parent / "gpufleet-report"),
     )
     result = run_demo(opts, Console(stderr=True))
-    if args.json:
+    if args.format == "json":
         print(json.dumps(_jsonable(result.summary), default=json_default, indent=2))
         if result.report is not None:
             print(f"report: {result.report}", file=sys.stderr)  # stdout stays pure JSON

@@ -7,13 +7,19 @@ and exits 0. While the broker is away the fleet keeps sampling into a bounded bu
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import signal
 import time
 from typing import Any, cast
 
-from gpufleet.app.commands.common import add_fleet_flags, add_kafka_flag, add_publish_flags, source_config
+from gpufleet.app.commands.common import (
+    add_fleet_flags,
+    add_format_flag,
+    add_kafka_flag,
+    add_publish_flags,
+    print_summary,
+    source_config,
+)
 from gpufleet.contract.settings import Settings
 
 
@@ -29,6 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_kafka_flag(p)
     p.add_argument("--mqtt", metavar="URL", help="also publish the fleet's facility sensors (CDU, PDU, room) to this MQTT broker")
     add_publish_flags(p)
+    add_format_flag(p, default="json")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -39,19 +46,28 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return publish_to_kafka(create_source(config), settings, args, math.ceil(args.duration / args.interval), start_ms)
 
 
-def publish_to_kafka(source: Any, settings: Settings, args: argparse.Namespace, ticks: int | None, start_ms: int) -> int:
-    """Run the agent over `source` into Kafka until `ticks` (None: until SIGTERM), flush, report."""
+def publish_to_kafka(
+    source: Any, settings: Settings, args: argparse.Namespace, ticks: int | None, start_ms: int, exposition: Any = None
+) -> int:
+    """Run the agent over `source` into Kafka until `ticks` (None: until SIGTERM), flush, report.
+
+    With `exposition` (a `collectors.prometheus.exposition.GpuExposition`), every frame also
+    goes to it and `/metrics` serves the GPUs beside the publishing counters."""
+    from gpufleet.app.extras import require
+
+    require("kafka", "msgspec", "prometheus_client")
     from prometheus_client import CollectorRegistry
 
-    from collectors.agent import Agent
-    from pipeline.kafka.metrics import StatsCollector, StatsLine, serve
+    from collectors.agent import Agent, FanOut
+    from collectors.prometheus.server import MetricsServer
+    from pipeline.kafka.metrics import StatsCollector, StatsLine
     from pipeline.kafka.producer import KafkaTransport
     from pipeline.registry import TransportConfig, create_transport
 
     config = TransportConfig("kafka", settings.kafka, args.kafka, buffer_messages=args.buffer_messages)
     transport = cast(KafkaTransport, create_transport(config))  # its delivery stats go in the summary
     facility, publisher = _facility(source, settings, getattr(args, "mqtt", None), transport)
-    agent = Agent(source, publisher, args.interval, facility=facility)
+    agent = Agent(source, publisher if exposition is None else FanOut(publisher, exposition), args.interval, facility=facility)
 
     def numbers() -> dict[str, Any]:
         s, a = transport.stats, agent.stats
@@ -68,7 +84,11 @@ def publish_to_kafka(source: Any, settings: Settings, args: argparse.Namespace, 
 
     registry = CollectorRegistry()
     registry.register(StatsCollector(numbers, {}, {}))
-    serve(registry, args.metrics_port)
+    if exposition is not None:
+        registry.register(exposition)
+    server = None
+    if args.metrics_port is not None:
+        server = MetricsServer(registry, args.metrics_port, host=getattr(args, "metrics_host", "0.0.0.0"))
     line = StatsLine(
         lambda: {k.removeprefix("gpufleet_collector_"): v for k, v in numbers().items()}, args.stats_interval
     ).start()
@@ -78,6 +98,8 @@ def publish_to_kafka(source: Any, settings: Settings, args: argparse.Namespace, 
         transport.flush(args.flush_timeout)
     finally:
         line.stop()
+        if server is not None:
+            server.close()
         undelivered = transport.pending_messages
         transport.close()
         if publisher is not transport:
@@ -94,7 +116,7 @@ def publish_to_kafka(source: Any, settings: Settings, args: argparse.Namespace, 
         "dropped_tried_rows": s.dropped_tried_rows,
         "undelivered_messages": undelivered,
     }
-    print(json.dumps(summary))
+    print_summary(summary, getattr(args, "format", "json"))
     return 0
 
 

@@ -21,6 +21,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="PATH",
         help="where Grafana will see DIR/dashboards (default: %(default)s)",
     )
+    export.add_argument(
+        "--with-notifications",
+        action="store_true",
+        help="also write the webhook contact points and the severity routing policy (replaces the org's policy tree)",
+    )
     deploy = actions.add_parser("deploy", help="push datasource, folder, dashboards and alert rules through Grafana's API")
     deploy.add_argument("--url", required=True, help="Grafana base URL, e.g. http://localhost:3000")
     deploy.add_argument("--token", help="service-account token (or env GPUFLEET_GRAFANA_TOKEN; avoids showing it in ps)")
@@ -55,7 +60,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "export":
         from dashboards.export import export
 
-        written = export(args.out, config, thresholds, args.dashboards_path)
+        written = export(args.out, config, thresholds, args.dashboards_path, notifications=args.with_notifications)
         print(f"wrote {len(written)} files under {args.out}/ (mount provisioning/ at /etc/grafana/provisioning)")
         return 0
     from dashboards.deploy import connect, deploy

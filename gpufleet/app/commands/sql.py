@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from gpufleet.app.commands.common import add_store_flag, print_result
+from gpufleet.app.commands.common import add_format_flag, add_store_flag, print_result
 from gpufleet.contract.errors import ConfigError, StoreError
 from gpufleet.contract.settings import Settings
 
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--param", action="append", default=[], metavar="K=V", help="bind a parameter (repeatable); *_ms takes now-24h"
     )
     sql.add_argument("--write", action="store_true", help="allow statements that change data or schema")
-    sql.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default: %(default)s)")
+    add_format_flag(sql, csv=True)
     add_store_flag(sql)
 
 
