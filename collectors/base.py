@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from gpufleet.contract.errors import ConfigError
 from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.registry import lookup, make_registry
 from gpufleet.contract.schema import GpuEvent, GpuInventory
 
 EventCallback = Callable[[GpuEvent], None]
@@ -67,23 +67,15 @@ class SourceFactory:
         return source
 
 
-def _registry(*factories: SourceFactory) -> dict[str, SourceFactory]:
-    registry: dict[str, SourceFactory] = {}
-    for factory in factories:
-        if factory.kind in registry:
-            raise ValueError(f"duplicate source kind {factory.kind!r}")
-        registry[factory.kind] = factory
-    return registry
-
-
-SOURCES = _registry(
-    SourceFactory("synthetic", "collectors.synthetic.source", "simulated H100/H200 fleet"),
-    SourceFactory("nvml", "collectors.nvml.source", "this node's GPUs through NVML (nvidia-ml-py)"),
+SOURCES = make_registry(
+    "source kind",
+    (
+        SourceFactory("synthetic", "collectors.synthetic.source", "simulated H100/H200 fleet"),
+        SourceFactory("nvml", "collectors.nvml.source", "this node's GPUs through NVML (nvidia-ml-py)"),
+    ),
+    lambda f: f.kind,
 )
 
 
 def create_source(config: SourceConfig) -> Source:
-    factory = SOURCES.get(config.kind)
-    if factory is None:
-        raise ConfigError(f"unknown source {config.kind!r}: use one of {', '.join(SOURCES)}")
-    return factory.create(config)
+    return lookup(SOURCES, "source", config.kind).create(config)

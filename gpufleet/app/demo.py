@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -24,10 +24,11 @@ from collectors.synthetic.source import SyntheticSource
 from gpufleet.contract.xids import lookup
 from pipeline.ingest import Ingest, IngestStats
 from pipeline.memory import MemoryBroker
+from pipeline.registry import TransportConfig, create_transport
 from storage import queries
-from storage.base import QueryResult
-from storage.clickhouse import ClickHouseStore
+from storage.base import QueryResult, Store
 from storage.migrations import migrate
+from storage.registry import open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,7 @@ class DemoResult:
 def run_demo(opts: DemoOptions, console: Console | None = None, store_dsn: str | None = None) -> DemoResult:
     """Run the fleet for `opts.ticks` ticks, store everything, return counts and summary."""
     console = console or Console(stderr=True)
-    store = ClickHouseStore.open(store_dsn or f"chdb://{opts.data_dir.resolve()}")
+    store = open_store(store_dsn or f"chdb://{opts.data_dir.resolve()}")
     migrate(store, raw_ttl_days=opts.raw_ttl_days)
     interval_ms = round(opts.interval_s * 1000)
     now_ms = int(time.time()) * 1000
@@ -82,7 +83,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None, store_dsn: str |
             cluster=opts.cluster,
         )
     )
-    broker = MemoryBroker()
+    broker = cast(MemoryBroker, create_transport(TransportConfig(kind="memory")))  # also ingest's subscription
     facility = SyntheticFacility(source.fleet, site=opts.cluster) if isinstance(source, SyntheticSource) else None
     agent = Agent(source, broker, opts.interval_s, opts.speed, facility=facility)
     ingest = Ingest(broker, store)
@@ -119,7 +120,7 @@ def _progress(opts: DemoOptions, agent: AgentStats, ingest: IngestStats, started
     return table
 
 
-def summarize(store: ClickHouseStore, start_ms: int, end_ms: int) -> dict[str, Any]:
+def summarize(store: Store, start_ms: int, end_ms: int) -> dict[str, Any]:
     """The demo's closing numbers, each from a named query over [start_ms, end_ms]."""
     window = {"from_ms": start_ms, "to_ms": end_ms}
     power = queries.run(store, "fleet_power", window)
@@ -136,7 +137,7 @@ def summarize(store: ClickHouseStore, start_ms: int, end_ms: int) -> dict[str, A
     }
 
 
-def firing_alerts(store: ClickHouseStore, at_ms: int) -> QueryResult:
+def firing_alerts(store: Store, at_ms: int) -> QueryResult:
     """The Grafana alert rules evaluated at the end of the run (`gpufleet alerts check`)."""
     from dashboards.evaluate import evaluate, summary_rows
 

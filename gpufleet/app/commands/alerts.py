@@ -47,11 +47,11 @@ def thresholds_from(args: argparse.Namespace) -> AlertThresholds:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from dashboards.evaluate import evaluate
-    from storage.clickhouse import ClickHouseStore
+    from storage.registry import open_store
 
     thresholds = thresholds_from(args)
     at_ms = parse_time_ms("--at", args.at or "now")
-    store = ClickHouseStore.open(settings.store)
+    store = open_store(settings.store)
     try:
         firing = evaluate(store, at_ms, thresholds)
     finally:

@@ -80,10 +80,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         sink: FacilitySink = kafka_sink
         close = kafka_sink.close
     else:
-        from storage.clickhouse import ClickHouseStore
         from storage.migrations import migrate
+        from storage.registry import open_store
 
-        store = ClickHouseStore.open(settings.store)
+        store = open_store(settings.store)
         migrate(store, raw_ttl_days=settings.raw_ttl_days)
         sink = StoreSink(store)
         close = store.close

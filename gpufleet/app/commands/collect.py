@@ -8,8 +8,8 @@ import math
 import sys
 import time
 
-from gpufleet.app.commands.common import positive_float, positive_int
-from gpufleet.app.commands.emit import add_publish_flags, publish_to_kafka
+from gpufleet.app.commands.common import add_fleet_flags, add_kafka_flag, add_publish_flags, positive_float, source_config
+from gpufleet.app.commands.emit import publish_to_kafka
 from gpufleet.contract.settings import Settings
 
 
@@ -23,38 +23,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     collect.add_argument(
         "--duration", type=positive_float, metavar="SEC", help="stop after SEC seconds (default: run until stopped)"
     )
-    collect.add_argument(
-        "--interval", type=positive_float, default=1.0, metavar="SEC", help="seconds between samples (default: %(default)s)"
-    )
-    collect.add_argument("--gpus", type=positive_int, default=8, help="synthetic: GPUs to simulate (default: %(default)s)")
+    add_fleet_flags(collect, gpus=8, scenario="none", prefix="synthetic: ")
     collect.add_argument("--node-id", type=int, default=0, help="synthetic: global node number (default: %(default)s)")
-    collect.add_argument("--seed", type=int, default=0, help="synthetic: random seed (default: %(default)s)")
-    collect.add_argument("--scenario", default="none", help="synthetic: fault scenario (default: %(default)s)")
     for label in ("hall", "row", "rack", "node"):
         collect.add_argument(f"--{label}", help=f"nvml: this node's {label} label")
     collect.add_argument("--nvml-module", default="pynvml", help=argparse.SUPPRESS)
-    collect.add_argument("--kafka", metavar="BOOTSTRAP", help="publish to Kafka at host:port[,...] instead of stdout")
+    add_kafka_flag(collect, help="publish to Kafka at host:port[,...] instead of stdout")
     add_publish_flags(collect)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from collectors.agent import Agent
-    from collectors.base import SourceConfig, create_source
-    from pipeline.jsonl import JsonLinesTransport
+    from collectors.base import create_source
+    from pipeline.registry import MESSAGE_KINDS, TransportConfig, create_transport
 
     labels = {k: getattr(args, k) for k in ("hall", "row", "rack", "node") if getattr(args, k)}
-    config = SourceConfig(
-        kind=args.source,
-        gpus=args.gpus,
-        seed=args.seed,
-        scenario=args.scenario,
-        interval_s=args.interval,
-        cluster=settings.cluster,
-        first_node=args.node_id,
-        topology={"cluster": settings.cluster, **labels},
-        nvml_module=args.nvml_module,
+    topology = {"cluster": settings.cluster, **labels}
+    source = create_source(
+        source_config(args, settings, kind=args.source, first_node=args.node_id, topology=topology, nvml_module=args.nvml_module)
     )
-    source = create_source(config)
     if args.inventory:
         source.open(lambda _event: None)
         try:
@@ -67,11 +54,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return publish_to_kafka(source, settings, args, run_ticks, int(time.time() * 1000))
     ticks: int | None
     if args.once:
-        out, ticks = JsonLinesTransport(sys.stdout, events=False, inventory=False), 1
+        messages, ticks = frozenset({"samples", "facility"}), 1
     elif args.events_for:
-        out, ticks = JsonLinesTransport(sys.stdout, samples=False, inventory=False), math.ceil(args.events_for / args.interval)
+        messages, ticks = frozenset({"events", "facility"}), math.ceil(args.events_for / args.interval)
     else:
-        out = JsonLinesTransport(sys.stdout)
+        messages = MESSAGE_KINDS
         ticks = None if args.duration is None else math.ceil(args.duration / args.interval)
+    out = create_transport(TransportConfig("jsonl", stream=sys.stdout, messages=messages))
     Agent(source, out, args.interval, speed=0.0 if args.once else 1.0).run(ticks, int(time.time() * 1000))
     return 0

@@ -51,10 +51,10 @@ def _ttls(settings: Settings) -> dict[str, int]:
 
 
 def _migrate_or_status(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.clickhouse import ClickHouseStore
     from storage.migrations import migrate, status
+    from storage.registry import open_store
 
-    store = ClickHouseStore.open(settings.store)
+    store = open_store(settings.store)
     try:
         if args.db_command == "migrate":
             applied = migrate(store, **_ttls(settings))
@@ -84,11 +84,12 @@ def _migrate_cluster(args: argparse.Namespace, settings: Settings) -> int:
             for statement in statements:
                 print(statement + ";")
         return 0
-    if not settings.store.startswith(("http://", "https://")):
-        raise ConfigError(f"--cluster needs a ClickHouse server store (http(s)://...), not {settings.store!r}; use --print")
-    from storage.clickhouse import ClickHouseStore
+    from storage.registry import open_store, store_factory
 
-    store = ClickHouseStore.open(settings.store)
+    if not store_factory(settings.store).server:
+        raise ConfigError(f"--cluster needs a ClickHouse server store (http(s)://...), not {settings.store!r}; use --print")
+
+    store = open_store(settings.store)
     try:
         for m in migrate_cluster(store, args.cluster, ttls):
             print(f"applied {m.version:03d}_{m.name} on cluster {args.cluster!r}")

@@ -8,17 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gpufleet.app.commands.common import json_default, non_negative_float, positive_float, positive_int
+from gpufleet.app.commands.common import add_fleet_flags, json_default, non_negative_float
 from gpufleet.contract.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="synthetic fleet → embedded pipeline → chDB, live, then a summary")
-    demo.add_argument("--gpus", type=positive_int, default=2048, help="fleet size (default: %(default)s)")
-    demo.add_argument("--duration", type=positive_float, default=60.0, metavar="SEC", help="wall seconds (default: %(default)s)")
-    demo.add_argument(
-        "--interval", type=positive_float, default=1.0, metavar="SEC", help="fleet seconds per tick (default: %(default)s)"
-    )
+    add_fleet_flags(demo, gpus=2048, scenario="default", interval_help="fleet seconds per tick", duration_help="wall seconds")
     demo.add_argument(
         "--speed",
         type=non_negative_float,
@@ -28,8 +24,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument(
         "--data-dir", type=Path, default=Path("gpufleet-data"), metavar="DIR", help="chDB data directory (default: %(default)s)"
     )
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    demo.add_argument("--scenario", default="default", help="default | none | path of a scenario TOML (default: %(default)s)")
     demo.add_argument("--json", action="store_true", help="print the summary as JSON on stdout instead of tables")
     demo.add_argument(
         "--report-dir", type=Path, metavar="DIR", help="report.html goes here (default: gpufleet-report beside --data-dir)"

@@ -11,71 +11,32 @@ import json
 import math
 import signal
 import time
-from typing import Any
+from typing import Any, cast
 
-from gpufleet.app.commands.common import non_negative_float, positive_float, positive_int
+from gpufleet.app.commands.common import add_fleet_flags, add_kafka_flag, add_publish_flags, source_config
 from gpufleet.contract.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("emit", help="synthetic fleet → Kafka, publishing like N/8 collectors")
-    p.add_argument("--gpus", type=positive_int, default=1024, help="fleet size (default: %(default)s)")
-    p.add_argument(
-        "--interval", type=positive_float, default=1.0, metavar="SEC", help="seconds between samples (default: %(default)s)"
-    )
-    p.add_argument("--duration", type=positive_float, default=60.0, metavar="SEC", help="run this long (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    add_fleet_flags(p, gpus=1024, scenario="none", duration_help="run this long")
     p.add_argument(
         "--first-node",
         type=int,
         default=0,
         help="number of the first node, so several emit processes cover disjoint nodes (default: 0)",
     )
-    p.add_argument("--scenario", default="none", help="default | none | path of a scenario TOML (default: %(default)s)")
-    p.add_argument("--kafka", metavar="BOOTSTRAP", help="host:port[,...] (default: GPUFLEET_KAFKA__BOOTSTRAP)")
+    add_kafka_flag(p)
     p.add_argument("--mqtt", metavar="URL", help="also publish the fleet's facility sensors (CDU, PDU, room) to this MQTT broker")
     add_publish_flags(p)
 
 
-def add_publish_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--buffer-messages", type=positive_int, default=50_000, help="messages held while Kafka is away (default: %(default)s)"
-    )
-    p.add_argument(
-        "--flush-timeout",
-        type=non_negative_float,
-        default=30.0,
-        metavar="SEC",
-        help="wait at exit for delivery (default: %(default)s)",
-    )
-    p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on PORT (default: off)")
-    p.add_argument(
-        "--stats-interval",
-        type=non_negative_float,
-        default=10.0,
-        metavar="SEC",
-        help="stats line every SEC, 0 = off (default: %(default)s)",
-    )
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from collectors.base import SourceConfig, create_source
+    from collectors.base import create_source
 
     start_ms = int(time.time() * 1000)
-    source = create_source(
-        SourceConfig(
-            kind="synthetic",
-            gpus=args.gpus,
-            seed=args.seed,
-            scenario=args.scenario,
-            start_ms=start_ms,
-            interval_s=args.interval,
-            run_s=args.duration,
-            cluster=settings.cluster,
-            first_node=args.first_node,
-        )
-    )
-    return publish_to_kafka(source, settings, args, math.ceil(args.duration / args.interval), start_ms)
+    config = source_config(args, settings, kind="synthetic", start_ms=start_ms, run_s=args.duration, first_node=args.first_node)
+    return publish_to_kafka(create_source(config), settings, args, math.ceil(args.duration / args.interval), start_ms)
 
 
 def publish_to_kafka(source: Any, settings: Settings, args: argparse.Namespace, ticks: int | None, start_ms: int) -> int:
@@ -84,9 +45,11 @@ def publish_to_kafka(source: Any, settings: Settings, args: argparse.Namespace, 
 
     from collectors.agent import Agent
     from pipeline.kafka.metrics import StatsCollector, StatsLine, serve
-    from pipeline.kafka.producer import KafkaTransport, ProducerConfig
+    from pipeline.kafka.producer import KafkaTransport
+    from pipeline.registry import TransportConfig, create_transport
 
-    transport = KafkaTransport(settings.kafka, args.kafka, ProducerConfig(buffer_messages=args.buffer_messages))
+    config = TransportConfig("kafka", settings.kafka, args.kafka, buffer_messages=args.buffer_messages)
+    transport = cast(KafkaTransport, create_transport(config))  # its delivery stats go in the summary
     facility, publisher = _facility(source, settings, getattr(args, "mqtt", None), transport)
     agent = Agent(source, publisher, args.interval, facility=facility)
 

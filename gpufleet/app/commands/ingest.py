@@ -10,14 +10,14 @@ import os
 import signal
 from typing import Any
 
-from gpufleet.app.commands.common import add_store_flag, non_negative_float, positive_float, positive_int
+from gpufleet.app.commands.common import add_kafka_flag, add_service_flags, add_store_flag, positive_float, positive_int
 from gpufleet.contract.errors import ConfigError
 from gpufleet.contract.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("ingest", help="Kafka consumer group → ClickHouse (commit after the store acknowledged)")
-    p.add_argument("--kafka", metavar="BOOTSTRAP", help="host:port[,...] (default: GPUFLEET_KAFKA__BOOTSTRAP)")
+    add_kafka_flag(p)
     add_store_flag(p)
     p.add_argument("--group", default="gpufleet-ingest", help="consumer group (default: %(default)s)")
     p.add_argument(
@@ -26,14 +26,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--max-wait", type=positive_float, default=1.0, metavar="SEC", help="longest a batch waits to fill (default: %(default)s)"
     )
-    p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus /metrics on PORT (default: off)")
-    p.add_argument(
-        "--stats-interval",
-        type=non_negative_float,
-        default=10.0,
-        metavar="SEC",
-        help="stats line every SEC, 0 = off (default: %(default)s)",
-    )
+    add_service_flags(p)
     p.add_argument("--exit-when-idle", type=positive_float, metavar="SEC", help="exit 0 after SEC without data (default: run)")
     p.add_argument("--no-create-topics", action="store_true", help="do not create missing topics")
     p.add_argument(
@@ -44,10 +37,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.kafka.service import IngestService, ServiceOptions
     from pipeline.kafka.subscription import KafkaSubscription, SubscriptionConfig
-    from storage.clickhouse import ClickHouseStore
     from storage.migrations import migrate
+    from storage.registry import open_store
 
-    store = ClickHouseStore.open(settings.store)
+    store = open_store(settings.store)
     migrate(store, raw_ttl_days=settings.raw_ttl_days)
     config = SubscriptionConfig(
         group=args.group,

@@ -43,7 +43,7 @@ def parse_time(flag: str, text: str | None, now_ms: int | None = None) -> int | 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from gpufleet.app.report.build import ReportOptions, write_report
-    from storage.clickhouse import ClickHouseStore
+    from storage.registry import open_store
 
     options = ReportOptions(
         out_dir=args.out,
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     if args.alert_evaluations is not None:
         options = replace(options, max_alert_evaluations=args.alert_evaluations)
-    store = ClickHouseStore.open(settings.store)
+    store = open_store(settings.store)
     try:
         result = write_report(store, options)
     finally:

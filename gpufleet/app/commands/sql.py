@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from storage import queries
-    from storage.clickhouse import ClickHouseStore
+    from storage.registry import open_store
 
     if args.list:
         for named in queries.catalog().values():
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         text, params = named.text, named.bind(params)
     else:
         text = args.statement
-    store = ClickHouseStore.open(settings.store)
+    store = open_store(settings.store)
     try:
         result = store.query(text, params, settings=None if args.write else READ_ONLY)
     except StoreError as exc:
