@@ -1,0 +1,72 @@
+-- One job's figures: GPUs and nodes, wall time, GPU-hours (allocated), energy in kWh from
+-- each GPU's energy counter over the job, mean and peak GPU power, mean utilization,
+-- throttled GPU-minutes (thermal, power brake or hardware slowdown), XIDs and GPUs lost on
+-- its GPUs during the job (interruptions), and goodput: the share of its wall-clock minutes
+-- in which every one of its GPUs was active (utilization >= active_pct; a minute without
+-- samples is not active). From the per-minute rollup: a minute belongs to the job whose
+-- interval contains the minute's midpoint, so two jobs back to back on one GPU never share
+-- a minute. A running job is measured up to now.
+-- Params: job_id, cluster ('' = any), active_pct.
+-- Defaults: cluster=, active_pct=10
+WITH
+iv AS
+(
+    SELECT cluster, node, gpu_index, start_ts, ifNull(end_ts, now64(3, 'UTC')) AS end_ts, user, state
+    FROM gpu_job_intervals
+    WHERE job_id = {job_id:String} AND ({cluster:String} = '' OR cluster = {cluster:String})
+),
+per_minute AS
+(
+    SELECT m.node AS node, m.gpu_index AS gpu_index, m.minute AS minute,
+           sum(m.power_mw_sum) AS power_mw_sum, sum(m.power_mw_count) AS power_mw_count, max(m.power_mw_max) AS power_mw_max,
+           sum(m.util_gpu_pct_sum) / nullIf(sum(m.util_gpu_pct_count), 0) AS util_pct,
+           sum(m.thermal_samples + m.power_brake_samples + m.hw_slowdown_samples) AS throttled_samples,
+           min(m.energy_mj_min) AS energy_mj_min, max(m.energy_mj_max) AS energy_mj_max
+    FROM gpu_minute AS m
+    INNER JOIN iv ON m.cluster = iv.cluster AND m.node = iv.node AND m.gpu_index = iv.gpu_index
+    WHERE m.minute + 30 >= iv.start_ts AND m.minute + 30 < iv.end_ts
+      AND m.minute >= (SELECT toStartOfMinute(min(start_ts)) FROM iv) AND m.minute <= (SELECT max(end_ts) FROM iv)
+    GROUP BY node, gpu_index, minute
+),
+per_gpu AS
+(
+    SELECT node, gpu_index, max(energy_mj_max) - min(energy_mj_min) AS energy_mj,
+           sum(power_mw_sum) AS power_mw_sum, sum(power_mw_count) AS power_mw_count, max(power_mw_max) AS power_mw_max,
+           avg(util_pct) AS util_pct, countIf(throttled_samples > 0) AS throttled_minutes
+    FROM per_minute
+    GROUP BY node, gpu_index
+),
+good AS
+(
+    SELECT countIf(active = (SELECT count() FROM iv)) AS good_minutes
+    FROM (SELECT minute, countIf(util_pct >= {active_pct:Float64}) AS active FROM per_minute GROUP BY minute)
+),
+events AS
+(
+    SELECT countIf(e.kind = 'xid') AS xids, countIf(e.kind = 'gpu_lost') AS gpus_lost,
+           groupUniqArrayIf(e.xid, e.kind = 'xid') AS xid_codes
+    FROM gpu_events AS e
+    INNER JOIN iv ON e.cluster = iv.cluster AND e.node = iv.node AND e.gpu_index = iv.gpu_index
+    WHERE e.ts >= iv.start_ts AND e.ts < iv.end_ts AND e.ts >= (SELECT min(start_ts) FROM iv)
+)
+SELECT
+    {job_id:String} AS job_id,
+    (SELECT any(user) FROM iv) AS user,
+    (SELECT uniqExact(node) FROM iv) AS nodes,
+    (SELECT count() FROM iv) AS gpus,
+    (SELECT min(start_ts) FROM iv) AS started,
+    (SELECT if(any(state) = '' AND max(end_ts) >= now64(3, 'UTC') - 1, NULL, max(end_ts)) FROM iv) AS ended,
+    round((SELECT dateDiff('millisecond', min(start_ts), max(end_ts)) FROM iv) / 60000, 1) AS wall_minutes,
+    round((SELECT sum(dateDiff('millisecond', start_ts, end_ts)) FROM iv) / 3.6e6, 3) AS gpu_hours,
+    round((SELECT sum(energy_mj) FROM per_gpu) / 3.6e9, 4) AS energy_kwh,
+    round((SELECT sum(power_mw_sum) / nullIf(sum(power_mw_count), 0) / 1000 FROM per_gpu), 1) AS mean_gpu_power_w,
+    round((SELECT max(power_mw_max) FROM per_gpu) / 1000, 1) AS peak_gpu_power_w,
+    round((SELECT avg(util_pct) FROM per_gpu), 1) AS mean_util_pct,
+    (SELECT sum(throttled_minutes) FROM per_gpu) AS throttled_gpu_minutes,
+    (SELECT xids FROM events) AS xids,
+    (SELECT gpus_lost FROM events) AS gpus_lost,
+    (SELECT arraySort(xid_codes) FROM events) AS xid_codes,
+    -- the job's minutes: whole minutes m with start <= m + 30 s < end, counted arithmetically
+    (SELECT intDiv(toUnixTimestamp64Milli(max(end_ts)) - 30001, 60000) - intDiv(toUnixTimestamp64Milli(min(start_ts)) - 30001, 60000)
+     FROM iv) AS job_minutes,
+    round((SELECT good_minutes FROM good) / nullIf(job_minutes, 0), 3) AS goodput
