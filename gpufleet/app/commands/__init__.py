@@ -15,4 +15,5 @@ COMMAND_MODULES: dict[str, str] = {
     "kafka": "gpufleet.app.commands.kafka",
     "bridge": "gpufleet.app.commands.bridge",
     "report": "gpufleet.app.commands.report",
+    "jobs": "gpufleet.app.commands.jobs",
 }
