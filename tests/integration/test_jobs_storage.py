@@ -156,7 +156,7 @@ def test_job_summary_matches_figures_computed_from_the_samples(data: Data) -> No
         all(util[mask & (data.frame.gpu_index == g) & (data.frame.ts_ms // 60_000 == m)].mean() >= 10 for g in range(4))
         for m in minutes
     )
-    assert got["job_minutes"] == len(minutes)
+    assert got["job_minutes"] == got["observed_minutes"] == len(minutes)
     assert got["goodput"] == pytest.approx(good / len(minutes), abs=1e-3)
 
 

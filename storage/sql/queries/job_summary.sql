@@ -1,9 +1,10 @@
 -- One job's figures: GPUs and nodes, wall time, GPU-hours (allocated), energy in kWh from
 -- each GPU's energy counter over the job, mean and peak GPU power, mean utilization,
 -- throttled GPU-minutes (thermal, power brake or hardware slowdown), XIDs and GPUs lost on
--- its GPUs during the job (interruptions), and goodput: the share of its wall-clock minutes
--- in which every one of its GPUs was active (utilization >= active_pct; a minute without
--- samples is not active). From the per-minute rollup: a minute belongs to the job whose
+-- its GPUs during the job (interruptions), and goodput: the share of its observed minutes
+-- (minutes with samples from any of its GPUs; job_minutes counts all, observed or not) in
+-- which every one of its GPUs was active (utilization >= active_pct; a GPU that did not
+-- report, e.g. one lost, is not active). From the per-minute rollup: a minute belongs to the job whose
 -- interval contains the minute's midpoint, so two jobs back to back on one GPU never share
 -- a minute. A running job is measured up to now.
 -- Params: job_id, cluster ('' = any), active_pct.
@@ -38,7 +39,7 @@ per_gpu AS
 ),
 good AS
 (
-    SELECT countIf(active = (SELECT count() FROM iv)) AS good_minutes
+    SELECT countIf(active = (SELECT count() FROM iv)) AS good_minutes, count() AS observed_minutes
     FROM (SELECT minute, countIf(util_pct >= {active_pct:Float64}) AS active FROM per_minute GROUP BY minute)
 ),
 events AS
@@ -69,4 +70,5 @@ SELECT
     -- the job's minutes: whole minutes m with start <= m + 30 s < end, counted arithmetically
     (SELECT intDiv(toUnixTimestamp64Milli(max(end_ts)) - 30001, 60000) - intDiv(toUnixTimestamp64Milli(min(start_ts)) - 30001, 60000)
      FROM iv) AS job_minutes,
-    round((SELECT good_minutes FROM good) / nullIf(job_minutes, 0), 3) AS goodput
+    (SELECT observed_minutes FROM good) AS observed_minutes,
+    round((SELECT good_minutes FROM good) / nullIf(observed_minutes, 0), 3) AS goodput
