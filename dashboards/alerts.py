@@ -261,6 +261,20 @@ RULES: tuple[AlertRule, ...] = (
         "Messages failed to decode or validate. Read the reasons on the Pipeline dashboard; a new collector version or "
         "schema usually explains them.",
     ),
+    AlertRule(
+        "gpufleet-job-stalled",
+        "Job stalled",
+        "jobs",
+        "warning",
+        "job",
+        ">=",
+        "job_stalled_minutes",
+        900,
+        "0s",
+        "{{ $labels.cluster }} job {{ $labels.job_id }} ({{ $labels.user }}): no GPU busy for {{ $values.A }} minutes",
+        "Every GPU of the running job has been idle or silent. Look for a hung collective (NCCL timeout pending), a dead "
+        "data loader or a lost peer (Jobs dashboard: interruptions); tell the owner before the scheduler's time limit burns.",
+    ),
     *FACILITY_RULES,  # coolant, flow and rack power (dashboards/facility_alerts.py)
 )
 
