@@ -1,30 +1,28 @@
 -- Running jobs whose GPUs were all idle (utilization under job_idle_pct) or silent: per job,
--- the minutes of the window (since its start, if later) in which none of its GPUs was busy.
--- A hung collective, a dead data loader, a job waiting on a lost peer. One instance per job,
--- labelled with the job (cluster, job_id, user), however many GPUs it has.
-SELECT j.cluster AS cluster, j.job_id AS job_id, j.user AS user,
-       toFloat64(j.minutes - ifNull(a.active_minutes, 0)) AS value
+-- the minutes of the window (since its start, if later) in which its cluster reported but
+-- none of the job's GPUs was busy. A hung collective, a dead data loader, a job waiting on
+-- a lost peer. Minutes with no data from the whole cluster (a pipeline outage, before the
+-- collectors started) do not count: that is the ingest-lag alert's business. One instance
+-- per job, labelled with the job (cluster, job_id, user), however many GPUs it has.
+SELECT j.cluster AS cluster, j.job_id AS job_id, j.user AS user, toFloat64(countIf(ifNull(b.busiest, 0) < {{job_idle_pct}})) AS value
 FROM
 (
-    SELECT cluster, job_id, any(user) AS user,
-           dateDiff('minute', greatest(min(start_ts), toDateTime64($__fromTime, 3, 'UTC')), toDateTime64($__toTime, 3, 'UTC')) AS minutes
+    SELECT cluster, job_id, any(user) AS user, min(start_ts) AS started
     FROM gpu_job_intervals
     WHERE start_ts <= $__toTime AND (end_ts IS NULL OR end_ts > $__toTime)
     GROUP BY cluster, job_id
 ) AS j
+INNER JOIN (SELECT DISTINCT cluster, minute FROM gpu_minute WHERE $__timeFilter(minute)) AS c ON c.cluster = j.cluster
 LEFT JOIN
 (
-    SELECT cluster, job_id, countIf(busiest >= {{job_idle_pct}}) AS active_minutes
-    FROM
-    (
-        SELECT iv.cluster AS cluster, iv.job_id AS job_id, m.minute AS minute,
-               max(m.util_gpu_pct_sum / nullIf(m.util_gpu_pct_count, 0)) AS busiest
-        FROM gpu_minute AS m
-        INNER JOIN gpu_job_intervals AS iv ON m.cluster = iv.cluster AND m.node = iv.node AND m.gpu_index = iv.gpu_index
-        WHERE $__timeFilter(m.minute) AND m.minute + 30 >= iv.start_ts AND (iv.end_ts IS NULL OR iv.end_ts > $__toTime)
-        GROUP BY cluster, job_id, minute
-    )
-    GROUP BY cluster, job_id
-) AS a ON a.cluster = j.cluster AND a.job_id = j.job_id
-WHERE value >= {{job_stalled_minutes}}
+    SELECT iv.cluster AS cluster, iv.job_id AS job_id, m.minute AS minute,
+           max(m.util_gpu_pct_sum / nullIf(m.util_gpu_pct_count, 0)) AS busiest
+    FROM gpu_minute AS m
+    INNER JOIN gpu_job_intervals AS iv ON m.cluster = iv.cluster AND m.node = iv.node AND m.gpu_index = iv.gpu_index
+    WHERE $__timeFilter(m.minute) AND m.minute + 30 >= iv.start_ts AND (iv.end_ts IS NULL OR iv.end_ts > $__toTime)
+    GROUP BY cluster, job_id, minute
+) AS b ON b.cluster = j.cluster AND b.job_id = j.job_id AND b.minute = c.minute
+WHERE c.minute + 30 >= j.started
+GROUP BY cluster, job_id, user
+HAVING value >= {{job_stalled_minutes}}
 SETTINGS join_use_nulls = 1

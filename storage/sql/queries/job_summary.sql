@@ -6,13 +6,14 @@
 -- which every one of its GPUs was active (utilization >= active_pct; a GPU that did not
 -- report, e.g. one lost, is not active). From the per-minute rollup: a minute belongs to the job whose
 -- interval contains the minute's midpoint, so two jobs back to back on one GPU never share
--- a minute. A running job is measured up to now.
+-- a minute. A running job is measured up to now. Each part is one single-row subquery,
+-- computed once (ClickHouse inlines a CTE wherever it is named, so none is named twice).
 -- Params: job_id, cluster ('' = any), active_pct.
 -- Defaults: cluster=, active_pct=10
 WITH
 iv AS
 (
-    SELECT cluster, node, gpu_index, start_ts, ifNull(end_ts, now64(3, 'UTC')) AS end_ts, user, state
+    SELECT cluster, node, gpu_index, start_ts, ifNull(end_ts, now64(3, 'UTC')) AS end_ts, end_ts IS NULL AS running, user
     FROM gpu_job_intervals
     WHERE job_id = {job_id:String} AND ({cluster:String} = '' OR cluster = {cluster:String})
 ),
@@ -28,47 +29,54 @@ per_minute AS
     WHERE m.minute + 30 >= iv.start_ts AND m.minute + 30 < iv.end_ts
       AND m.minute >= (SELECT toStartOfMinute(min(start_ts)) FROM iv) AND m.minute <= (SELECT max(end_ts) FROM iv)
     GROUP BY node, gpu_index, minute
-),
-per_gpu AS
+)
+SELECT
+    {job_id:String} AS job_id, j.user AS user, j.nodes AS nodes, j.gpus AS gpus, j.started AS started,
+    if(j.running, NULL, j.last_end) AS ended,
+    round(j.wall_ms / 60000, 1) AS wall_minutes,
+    round(j.gpu_ms / 3.6e6, 3) AS gpu_hours,
+    round(g.energy_mj / 3.6e9, 4) AS energy_kwh,
+    round(g.power_mw_sum / nullIf(g.power_mw_count, 0) / 1000, 1) AS mean_gpu_power_w,
+    round(g.power_mw_max / 1000, 1) AS peak_gpu_power_w,
+    round(g.util_pct, 1) AS mean_util_pct,
+    g.throttled_gpu_minutes AS throttled_gpu_minutes,
+    e.xids AS xids, e.gpus_lost AS gpus_lost, e.xid_codes AS xid_codes,
+    j.job_minutes AS job_minutes,
+    a.observed_minutes AS observed_minutes,
+    round(a.good_minutes / nullIf(a.observed_minutes, 0), 3) AS goodput
+FROM
 (
-    SELECT node, gpu_index, max(energy_mj_max) - min(energy_mj_min) AS energy_mj,
-           sum(power_mw_sum) AS power_mw_sum, sum(power_mw_count) AS power_mw_count, max(power_mw_max) AS power_mw_max,
-           avg(util_pct) AS util_pct, countIf(throttled_samples > 0) AS throttled_minutes
-    FROM per_minute
-    GROUP BY node, gpu_index
-),
-good AS
+    SELECT any(user) AS user, uniqExact(node) AS nodes, count() AS gpus, min(start_ts) AS started, max(end_ts) AS last_end,
+           max(running) AS running, dateDiff('millisecond', min(start_ts), max(end_ts)) AS wall_ms,
+           sum(dateDiff('millisecond', start_ts, end_ts)) AS gpu_ms,
+           -- the job's minutes: whole minutes m with start <= m + 30 s < end, counted arithmetically
+           intDiv(toUnixTimestamp64Milli(max(end_ts)) - 30001, 60000) - intDiv(toUnixTimestamp64Milli(min(start_ts)) - 30001, 60000)
+               AS job_minutes
+    FROM iv
+) AS j
+CROSS JOIN
+(
+    SELECT sum(energy_mj) AS energy_mj, sum(power_mw_sum) AS power_mw_sum, sum(power_mw_count) AS power_mw_count,
+           max(power_mw_max) AS power_mw_max, avg(util_pct) AS util_pct, sum(throttled_minutes) AS throttled_gpu_minutes
+    FROM
+    (
+        SELECT max(energy_mj_max) - min(energy_mj_min) AS energy_mj, sum(power_mw_sum) AS power_mw_sum,
+               sum(power_mw_count) AS power_mw_count, max(power_mw_max) AS power_mw_max, avg(util_pct) AS util_pct,
+               countIf(throttled_samples > 0) AS throttled_minutes
+        FROM per_minute
+        GROUP BY node, gpu_index
+    )
+) AS g
+CROSS JOIN
 (
     SELECT countIf(active = (SELECT count() FROM iv)) AS good_minutes, count() AS observed_minutes
     FROM (SELECT minute, countIf(util_pct >= {active_pct:Float64}) AS active FROM per_minute GROUP BY minute)
-),
-events AS
+) AS a
+CROSS JOIN
 (
     SELECT countIf(e.kind = 'xid') AS xids, countIf(e.kind = 'gpu_lost') AS gpus_lost,
-           groupUniqArrayIf(e.xid, e.kind = 'xid') AS xid_codes
+           arraySort(groupUniqArrayIf(e.xid, e.kind = 'xid')) AS xid_codes
     FROM gpu_events AS e
     INNER JOIN iv ON e.cluster = iv.cluster AND e.node = iv.node AND e.gpu_index = iv.gpu_index
     WHERE e.ts >= iv.start_ts AND e.ts < iv.end_ts AND e.ts >= (SELECT min(start_ts) FROM iv)
-)
-SELECT
-    {job_id:String} AS job_id,
-    (SELECT any(user) FROM iv) AS user,
-    (SELECT uniqExact(node) FROM iv) AS nodes,
-    (SELECT count() FROM iv) AS gpus,
-    (SELECT min(start_ts) FROM iv) AS started,
-    (SELECT if(any(state) = '' AND max(end_ts) >= now64(3, 'UTC') - 1, NULL, max(end_ts)) FROM iv) AS ended,
-    round((SELECT dateDiff('millisecond', min(start_ts), max(end_ts)) FROM iv) / 60000, 1) AS wall_minutes,
-    round((SELECT sum(dateDiff('millisecond', start_ts, end_ts)) FROM iv) / 3.6e6, 3) AS gpu_hours,
-    round((SELECT sum(energy_mj) FROM per_gpu) / 3.6e9, 4) AS energy_kwh,
-    round((SELECT sum(power_mw_sum) / nullIf(sum(power_mw_count), 0) / 1000 FROM per_gpu), 1) AS mean_gpu_power_w,
-    round((SELECT max(power_mw_max) FROM per_gpu) / 1000, 1) AS peak_gpu_power_w,
-    round((SELECT avg(util_pct) FROM per_gpu), 1) AS mean_util_pct,
-    (SELECT sum(throttled_minutes) FROM per_gpu) AS throttled_gpu_minutes,
-    (SELECT xids FROM events) AS xids,
-    (SELECT gpus_lost FROM events) AS gpus_lost,
-    (SELECT arraySort(xid_codes) FROM events) AS xid_codes,
-    -- the job's minutes: whole minutes m with start <= m + 30 s < end, counted arithmetically
-    (SELECT intDiv(toUnixTimestamp64Milli(max(end_ts)) - 30001, 60000) - intDiv(toUnixTimestamp64Milli(min(start_ts)) - 30001, 60000)
-     FROM iv) AS job_minutes,
-    (SELECT observed_minutes FROM good) AS observed_minutes,
-    round((SELECT good_minutes FROM good) / nullIf(observed_minutes, 0), 3) AS goodput
+) AS e
