@@ -21,21 +21,18 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_report import _gpus, fill_gpu_minute, fill_small_rollups  # noqa: E402
+from bench_report import _gpus, fill_gpu_minute, fill_small_rollups
 
-from collectors.synthetic.fleet import SyntheticFleet  # noqa: E402
-from collectors.synthetic.scenario import load_scenario  # noqa: E402
-from gpufleet.contract.jobs import JobAssignment, JobGpu  # noqa: E402
-from storage import queries  # noqa: E402
-from storage.clickhouse import ClickHouseStore  # noqa: E402
-from storage.migrations import migrate  # noqa: E402
+from collectors.synthetic.fleet import SyntheticFleet
+from collectors.synthetic.scenario import load_scenario
+from gpufleet.contract.jobs import JobAssignment, JobGpu
+from storage import queries
+from storage.clickhouse import ClickHouseStore
+from storage.migrations import migrate
 
 
 def fill_jobs(store: ClickHouseStore, fleet: SyntheticFleet, start_s: int, end_s: int, seed: int = 16) -> list[tuple[str, int]]:
