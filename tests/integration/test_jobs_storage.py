@@ -20,7 +20,7 @@ from storage.migrations import migrate
 from storage.native import frame_column_names
 from tests.support.storage_fixtures import insert_all, make_fleet, new_store
 
-CLUSTER, NODE_A, NODE_C = "colossus", "node-00000", "node-00001"
+CLUSTER, NODE_A, NODE_C, NODE_E = "colossus", "node-00000", "node-00001", "node-00002"
 
 
 def _job(phase: str, job_id: str, ts_ms: int, node: str, gpus: range, **kw: Any) -> JobAssignment:
@@ -32,7 +32,7 @@ def _job(phase: str, job_id: str, ts_ms: int, node: str, gpus: range, **kw: Any)
 
 class Data:
     def __init__(self, store: ClickHouseStore) -> None:
-        _, self.frames, fleet_events, self.t0 = make_fleet(gpus=16, ticks=180, seed=3)
+        _, self.frames, fleet_events, self.t0 = make_fleet(gpus=24, ticks=180, seed=3)
         self.store = store
         # A: node 0 GPUs 0-3 from t0+10 s to t0+70 s; B follows on the same GPUs at the very
         # millisecond A ends, still running; C: all of node 1, started before the data, its
@@ -55,6 +55,11 @@ class Data:
         store.insert_jobs([_job("end", "A", self.a[1], NODE_A, range(4), state="COMPLETED", exit_code=0)], "j2")  # retry
         store.insert_jobs([_job("start", "B", self.b_start, NODE_A, range(4), user="bob")], "j3")
         store.insert_jobs([_job("end", "C", self.c[1], NODE_C, range(8), start_ms=self.c[0], state="COMPLETED")], "j4")
+        # E spans two nodes and leaves node 0 earlier than node 2.
+        self.e = {NODE_A: (self.t0 + 20_000, self.t0 + 50_000), NODE_E: (self.t0 + 20_000, self.t0 + 100_000)}
+        for node, (start, end) in self.e.items():
+            gpus = range(6, 8) if node == NODE_A else range(2)
+            store.insert_jobs([_job("start", "E", start, node, gpus), _job("end", "E", end, node, gpus)], f"e-{node}")
         self.frame = GpuFrame.concat(self.frames)
 
     def rows_of(self, node: str, gpus: range) -> np.ndarray:
@@ -117,6 +122,18 @@ def test_each_sample_is_attributed_to_the_one_job_holding_its_gpu(data: Data) ->
     assert int(on_gpus.sum()) == len(got_a) + len(got_b) + 40  # the 10 ticks before A: no job
 
 
+def test_a_job_on_two_nodes_gets_each_nodes_own_interval(data: Data) -> None:
+    got = _run(data, "job_samples", job_id="E", limit=100_000)
+    ts = data.frame.ts_ms
+    expected = 0
+    for node, (start, end) in data.e.items():
+        gpus = range(6, 8) if node == NODE_A else range(2)
+        expected += int((data.rows_of(node, gpus) & (ts >= start) & (ts < end)).sum())
+    assert len(got) == expected and {r["node"] for r in got} == set(data.e)
+    last_on_a = max(int(r["ts"].timestamp() * 1000) for r in got if r["node"] == NODE_A)
+    assert last_on_a == data.e[NODE_A][1] - 1000  # node 0's end, not the job's last
+
+
 def test_sample_rows_carry_no_job_columns(data: Data) -> None:
     columns = [
         r[0]
@@ -169,7 +186,7 @@ def test_a_gpu_lost_at_the_end_instant_interrupts_the_next_job(data: Data) -> No
 def test_top_jobs_by_energy_ranks_by_counter_energy(data: Data) -> None:
     rows = _run(data, "job_top_energy", from_ms=data.t0 - 120_000, to_ms=data.t0 + 200_000)
     ids = [r["job_id"] for r in rows]
-    assert set(ids) == {"A", "B", "C"}
+    assert set(ids) == {"A", "B", "C", "E"}
     energies = [r["energy_kwh"] for r in rows]
     assert energies == sorted(energies, reverse=True)
     assert ids[0] == "C"  # 8 GPUs for two minutes beats 4 GPUs for one or two
@@ -180,7 +197,7 @@ def test_top_jobs_by_energy_ranks_by_counter_energy(data: Data) -> None:
 
 def test_job_list_shows_running_and_finished_jobs(data: Data) -> None:
     rows = {r["job_id"]: r for r in _run(data, "job_list", from_ms=data.t0 - 120_000, to_ms=data.t0 + 200_000)}
-    assert set(rows) == {"A", "B", "C"}
+    assert set(rows) == {"A", "B", "C", "E"}
     assert rows["B"]["ended"] is None and rows["A"]["ended"] is not None
     assert rows["A"]["gpu_hours"] == pytest.approx(4 * 60 / 3600, abs=1e-3)
     assert rows["C"]["gpus"] == 8
