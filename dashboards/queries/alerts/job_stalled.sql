@@ -17,9 +17,15 @@ LEFT JOIN
 (
     SELECT iv.cluster AS cluster, iv.job_id AS job_id, m.minute AS minute,
            max(m.util_gpu_pct_sum / nullIf(m.util_gpu_pct_count, 0)) AS busiest
-    FROM gpu_minute AS m
-    INNER JOIN gpu_job_intervals AS iv ON m.cluster = iv.cluster AND m.node = iv.node AND m.gpu_index = iv.gpu_index
-    WHERE $__timeFilter(m.minute) AND m.minute + 30 >= iv.start_ts AND (iv.end_ts IS NULL OR iv.end_ts > $__toTime)
+    FROM
+    (
+        SELECT minute, cluster, node, gpu_index, toDateTime64(minute + 30, 3, 'UTC') AS midpoint, util_gpu_pct_sum, util_gpu_pct_count
+        FROM gpu_minute
+        WHERE $__timeFilter(minute)
+    ) AS m
+    ASOF INNER JOIN gpu_job_intervals AS iv
+        ON m.cluster = iv.cluster AND m.node = iv.node AND m.gpu_index = iv.gpu_index AND m.midpoint >= iv.start_ts
+    WHERE iv.end_ts IS NULL OR iv.end_ts > $__toTime
     GROUP BY cluster, job_id, minute
 ) AS b ON b.cluster = j.cluster AND b.job_id = j.job_id AND b.minute = c.minute
 WHERE c.minute + 30 >= j.started

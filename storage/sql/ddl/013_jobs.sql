@@ -8,6 +8,8 @@
 --   the GPUs seen in either row. Read it with GROUP BY or through gpu_job_intervals, since
 --   background merges happen when they happen.
 -- gpu_job_intervals: one row per job, node and GPU: [start_ts, end_ts), end_ts NULL while running.
+-- Intervals of one GPU never overlap (a GPU holds one job at a time), so for a sample the
+-- interval with the latest start at or before it is the only candidate (ASOF JOIN).
 -- Kept as long as the hour rollups: a job's figures outlive its raw samples.
 
 CREATE TABLE IF NOT EXISTS job_assignments
@@ -71,17 +73,19 @@ SELECT
 FROM job_assignments
 GROUP BY cluster, node, job_id;
 
+-- start_ts is not Nullable here (rows without a start are left out), so that ASOF JOIN can
+-- use it: the job queries find each rollup minute's job with one ASOF match per row.
 CREATE VIEW IF NOT EXISTS gpu_job_intervals AS
-SELECT cluster, node, job_id, gpu_index, start_ts, end_ts, length(gpu_indices) AS node_gpus,
+SELECT cluster, node, job_id, gpu_index, assumeNotNull(first_start) AS start_ts, end_ts, length(gpu_indices) AS node_gpus,
        source, user, account, partition, name, state, exit_code
 FROM
 (
     SELECT cluster, node, job_id,
-           min(start_ts) AS start_ts, max(end_ts) AS end_ts, groupUniqArrayArray(gpu_indices) AS gpu_indices,
+           min(start_ts) AS first_start, max(end_ts) AS end_ts, groupUniqArrayArray(gpu_indices) AS gpu_indices,
            max(source) AS source, max(user) AS user, max(account) AS account, max(partition) AS partition,
            max(name) AS name, max(state) AS state, max(exit_code) AS exit_code
     FROM gpu_jobs
     GROUP BY cluster, node, job_id
-    HAVING start_ts IS NOT NULL
+    HAVING first_start IS NOT NULL
 )
 ARRAY JOIN gpu_indices AS gpu_index;

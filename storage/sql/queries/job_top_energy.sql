@@ -1,7 +1,8 @@
 -- The jobs that used the most energy in the window: kWh from each GPU's energy counter over
 -- the minutes the job held it (a minute belongs to the job running at its midpoint), with
--- GPU-hours, mean GPU power and the job's identity. One hash join of the window's intervals
--- with the per-minute rollup.
+-- GPU-hours, mean GPU power and the job's identity. Each rollup row finds its job with one
+-- ASOF match (the GPU's latest interval starting at or before the minute's midpoint), so the
+-- join's output is no larger than the rollup's rows however many jobs a GPU ran.
 -- Params: from_ms, to_ms (epoch ms), cluster ('' = all), limit.
 -- Defaults: from_ms=now-24h, to_ms=now, cluster=, limit=20
 WITH
@@ -20,11 +21,16 @@ per_gpu AS
            m.node AS node, m.gpu_index AS gpu_index,
            max(m.energy_mj_max) - min(m.energy_mj_min) AS energy_mj,
            sum(m.power_mw_sum) AS power_mw_sum, sum(m.power_mw_count) AS power_mw_count
-    FROM gpu_minute AS m
-    INNER JOIN iv ON m.cluster = iv.cluster AND m.node = iv.node AND m.gpu_index = iv.gpu_index
-    WHERE m.minute BETWEEN toStartOfMinute(toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC'))
-                       AND toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
-      AND m.minute + 30 >= iv.start_ts AND m.minute + 30 < iv.end_ts
+    FROM
+    (
+        SELECT cluster, node, gpu_index, toDateTime64(minute + 30, 3, 'UTC') AS midpoint,
+               energy_mj_min, energy_mj_max, power_mw_sum, power_mw_count
+        FROM gpu_minute
+        WHERE minute BETWEEN toStartOfMinute(toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC'))
+                         AND toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
+    ) AS m
+    ASOF INNER JOIN iv ON m.cluster = iv.cluster AND m.node = iv.node AND m.gpu_index = iv.gpu_index AND m.midpoint >= iv.start_ts
+    WHERE m.midpoint < iv.end_ts
     GROUP BY cluster, job_id, node, gpu_index
 )
 SELECT cluster, job_id, any(user) AS user, any(account) AS account, uniqExact(node) AS nodes, count() AS gpus,
