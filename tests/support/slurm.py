@@ -51,7 +51,10 @@ class SlurmCluster:
         for i in range(GPUS):
             device = root / "dev" / f"nvidia{i}"
             if not device.exists():
-                os.mknod(device, 0o666 | 0o020000, os.makedev(1, 3))  # like /dev/null: a character device
+                try:
+                    os.mknod(device, 0o666 | 0o020000, os.makedev(1, 3))  # like /dev/null: a character device
+                except PermissionError:
+                    pytest.fail("the Slurm fixture needs root: slurmd runs as root and the fake GPUs are character devices")
         self.prolog, self.epilog = root / "scripts/prolog.sh", root / "scripts/epilog.sh"
         for path, body in ((self.prolog, prolog), (self.epilog, epilog)):
             path.write_text(body)
