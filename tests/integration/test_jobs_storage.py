@@ -69,8 +69,8 @@ class Data:
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Data]:
-    store = new_store(Path(tmp_path_factory.mktemp("jobs")))
+def data(chdb_path: Path) -> Iterator[Data]:
+    store = new_store(chdb_path)  # the session's chDB path: one engine path per process
     migrate(store)
     yield Data(store)
     store.close()

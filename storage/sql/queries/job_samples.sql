@@ -2,7 +2,7 @@
 -- the job's GPUs and whose ts lies in that GPU's interval [start, end) — a sample taken at the
 -- instant a job ends belongs to the next one. The join is made here, at query time: sample
 -- rows carry no job labels. Params: job_id, cluster ('' = any), limit.
--- Defaults: cluster=, limit=10000
+-- Defaults: job_id=, cluster=, limit=10000
 WITH iv AS
 (
     SELECT cluster, node, gpu_index, start_ts, ifNull(end_ts, toDateTime64('2100-01-01 00:00:00', 3, 'UTC')) AS end_ts

@@ -3,7 +3,7 @@
 -- median of the job's GPUs that minute; GPUs slow for at least min_minutes are listed, with
 -- their utilization beside the job's median. One slow GPU holds back a synchronous job.
 -- Params: job_id, cluster ('' = any), deviation (e.g. 0.1), min_minutes.
--- Defaults: cluster=, deviation=0.1, min_minutes=2
+-- Defaults: job_id=, cluster=, deviation=0.1, min_minutes=2
 WITH
 iv AS
 (

@@ -9,7 +9,7 @@
 -- a minute. A running job is measured up to now. Each part is one single-row subquery,
 -- computed once (ClickHouse inlines a CTE wherever it is named, so none is named twice).
 -- Params: job_id, cluster ('' = any), active_pct.
--- Defaults: cluster=, active_pct=10
+-- Defaults: job_id=, cluster=, active_pct=10
 WITH
 iv AS
 (
