@@ -79,12 +79,19 @@ def summary_rows(instances: Iterable[AlertInstance], max_places: int = 4) -> lis
     for rule, found in by_rule(instances).items():
         places: dict[str, list[str]] = {}
         for i in found:
-            where = i.labels.get("node") or i.labels.get("rack") or i.labels.get("cluster") or i.labels.get("source_name") or rule
+            where = (
+                i.labels.get("node") or i.labels.get("rack") or _job(i.labels) or i.labels.get("cluster")
+                or i.labels.get("source_name") or rule
+            )  # fmt: skip
             places.setdefault(where, []).extend([i.labels["gpu"]] if "gpu" in i.labels else [])
         shown = [f"{p} {_gpus(g)}".strip() for p, g in sorted(places.items())[:max_places]]
         more = len(places) - max_places
         rows.append((found[0].severity, found[0].title, len(found), "; ".join(shown) + (f"; +{more} more" if more > 0 else "")))
     return rows
+
+
+def _job(labels: dict[str, str]) -> str | None:
+    return f"job {labels['job_id']} ({labels.get('user') or '?'})" if "job_id" in labels else None
 
 
 def _gpus(indexes: list[str]) -> str:

@@ -21,8 +21,8 @@ from dashboards.sql import alert_sql
 from gpufleet.contract.xids import fatal_xids
 
 # What one instance is about; its labels: gpu (cluster, node, gpu), node (cluster, node),
-# rack (cluster, hall, rack), cluster (cluster), source (source_name).
-Scope = Literal["gpu", "node", "rack", "cluster", "source"]
+# rack (cluster, hall, rack), cluster (cluster), source (source_name), job (cluster, job_id, user).
+Scope = Literal["gpu", "node", "rack", "cluster", "source", "job"]
 OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, ">": operator.gt, "<": operator.lt}
 # Phrases the rules' summaries and runbooks share, written ${NAME} in the TOML files.
 PHRASES = {

@@ -39,6 +39,7 @@ class IngestStats:
     events: int = 0
     inventory: int = 0
     facility: int = 0
+    jobs: int = 0
     dead_letters: int = 0
     duplicate_messages: int = 0  # node messages dropped as repeats of stored ones
     duplicate_rows: int = 0
@@ -128,6 +129,7 @@ class Ingest:
         self.store.insert_inventory(delivery.inventory, f"{token}:inventory")
         self.store.insert_dead_letters(delivery.dead_letters, f"{token}:dead")
         self.store.insert_facility(delivery.facility, f"{token}:facility")
+        self.store.insert_jobs(delivery.jobs, f"{token}:jobs")
         self.stats.insert_s += time.monotonic() - started
 
     def _count(self, delivery: Delivery, repeats: Repeats) -> None:
@@ -141,6 +143,7 @@ class Ingest:
         s.events += len(delivery.events)
         s.inventory += len(delivery.inventory)
         s.facility += len(delivery.facility)
+        s.jobs += len(delivery.jobs)
         s.dead_letters += len(delivery.dead_letters)
         if delivery.published_at_s:
             s.freshness_s = time.time() - delivery.published_at_s

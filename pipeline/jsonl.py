@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from gpufleet.contract.frame import GpuFrame, node_samples_from_frame
+from gpufleet.contract.jobs import JobAssignment
 from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
 
 
@@ -18,10 +19,17 @@ class JsonLinesTransport:
     """Publishes to `stream`; each kind of message can be switched off."""
 
     def __init__(
-        self, stream: TextIO, *, samples: bool = True, events: bool = True, inventory: bool = True, facility: bool = True
+        self,
+        stream: TextIO,
+        *,
+        samples: bool = True,
+        events: bool = True,
+        inventory: bool = True,
+        facility: bool = True,
+        jobs: bool = True,
     ) -> None:
         self.stream = stream
-        self._kinds = {"samples": samples, "events": events, "inventory": inventory, "facility": facility}
+        self._kinds = {"samples": samples, "events": events, "inventory": inventory, "facility": facility, "jobs": jobs}
         self._lock = threading.Lock()  # events arrive from the source's thread
 
     def _write(self, lines: list[str]) -> None:
@@ -45,6 +53,10 @@ class JsonLinesTransport:
     def publish_facility(self, readings: Sequence[FacilitySample]) -> None:
         if self._kinds["facility"]:
             self._write([r.model_dump_json() for r in readings])
+
+    def publish_jobs(self, jobs: Sequence[JobAssignment]) -> None:
+        if self._kinds["jobs"]:
+            self._write([j.model_dump_json() for j in jobs])
 
     def flush(self, timeout_s: float) -> None:
         with self._lock:

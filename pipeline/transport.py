@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.jobs import JobAssignment
 from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
 from storage.base import DeadLetter
 
@@ -29,6 +30,8 @@ class Transport(Protocol):
     def publish_inventory(self, inventory: Sequence[GpuInventory]) -> None: ...
 
     def publish_facility(self, readings: Sequence[FacilitySample]) -> None: ...
+
+    def publish_jobs(self, jobs: Sequence[JobAssignment]) -> None: ...
 
     def flush(self, timeout_s: float) -> None: ...
 
@@ -51,6 +54,7 @@ class Delivery:
     inventory: list[GpuInventory] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     facility: list[FacilitySample] = field(default_factory=list)
+    jobs: list[JobAssignment] = field(default_factory=list)
     token: str = ""
     position: object = None
     messages: int = 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.jobs import JobAssignment
 from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
 
 
@@ -50,6 +51,8 @@ class Store(Protocol):
     def insert_dead_letters(self, letters: Sequence[DeadLetter], dedup_token: str) -> int: ...
 
     def insert_facility(self, readings: Sequence[FacilitySample], dedup_token: str) -> int: ...
+
+    def insert_jobs(self, jobs: Sequence[JobAssignment], dedup_token: str) -> int: ...
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> QueryResult: ...
 

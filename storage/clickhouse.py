@@ -22,6 +22,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from gpufleet.contract.errors import ConfigError, StoreError, TransientError
 from gpufleet.contract.frame import GpuFrame
+from gpufleet.contract.jobs import JobAssignment
 from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
 from storage.base import DeadLetter, QueryResult
 from storage.datadir import lock_data_dir
@@ -36,6 +37,10 @@ INVENTORY_COLUMNS = (
     "temp_mem_max_c", "mig_mode",
 )  # fmt: skip
 FACILITY_COLUMNS = ("ts", "site", "hall", "rack", "sensor", "value")
+JOB_COLUMNS = (
+    "ts", "cluster", "node", "job_id", "phase", "source", "user", "account", "partition", "name",
+    "gpu_indices", "uuids", "state", "exit_code", "start_ts",
+)  # fmt: skip
 # Each insert into gpu_samples feeds seven rollup views; run them on parallel threads rather
 # than one after another (1.5× on 2 cores, measured: docs/benchmarks.md). Deduplication of
 # retried blocks in the views is unchanged (deduplicate_blocks_in_dependent_materialized_views).
@@ -125,6 +130,14 @@ class ClickHouseStore:
         settings = {**_INSERT_SETTINGS, "insert_deduplication_token": token}
         self._call(self.client.insert, table, data, column_names=list(columns), column_oriented=True, settings=settings)
         return len(records)
+
+    def insert_jobs(self, jobs: Sequence[JobAssignment], dedup_token: str) -> int:
+        rows = [
+            (j.ts_ms, j.cluster, j.node, j.job_id, j.phase, j.source, j.user, j.account, j.partition, j.name,
+             [g.gpu_index for g in j.gpus], [g.uuid or "" for g in j.gpus], j.state, j.exit_code, j.start_ms)
+            for j in jobs
+        ]  # fmt: skip
+        return self._insert_rows("job_assignments", JOB_COLUMNS, rows, dedup_token)
 
     def _insert_rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str) -> int:
         if not rows:

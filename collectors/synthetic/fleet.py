@@ -18,6 +18,7 @@ in it, and `inventory()` what each GPU says it is.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from collectors.synthetic import physics, workload
 from collectors.synthetic.faults import FaultInjector, InjectedFault
@@ -70,6 +71,11 @@ class SyntheticFleet:
         self._jobs = workload.place_jobs(self.topology, scenario.idle_node_share, self._rng)
         self._faults = FaultInjector(self.topology, self._state, scenario, self._jobs.job >= 0, seed, run_s, start_ms, self._rng)
         self.truth: list[InjectedFault] = self._faults.truth
+
+    @property
+    def job_of_gpu(self) -> npt.NDArray[np.int64]:
+        """Per GPU, the training job it belongs to (-1: idle); the synthetic scheduler's input."""
+        return self._jobs.job
 
     @property
     def failing_racks(self) -> frozenset[int]:

@@ -25,6 +25,10 @@ def gpu() -> Json:
     return query_variable("gpu", "GPU", "var_gpu")
 
 
+def job() -> Json:
+    return query_variable("job", "Job", "var_job")
+
+
 def topology(depth: int) -> list[Json]:
     """The first `depth` variables of cluster, hall, rack, node, gpu."""
     return [make() for make in (cluster, hall, rack, node, gpu)[:depth]]

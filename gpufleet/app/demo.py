@@ -20,6 +20,7 @@ from rich.table import Table
 from collectors.agent import Agent, AgentStats
 from collectors.base import SourceConfig, create_source
 from collectors.facility.synthetic import SyntheticFacility
+from collectors.synthetic.scheduler import JobsAlongside, SyntheticScheduler
 from collectors.synthetic.source import SyntheticSource
 from gpufleet.contract.xids import lookup
 from pipeline.ingest import Ingest, IngestStats
@@ -85,6 +86,8 @@ def run_demo(opts: DemoOptions, console: Console | None = None, store_dsn: str |
     )
     broker = cast(MemoryBroker, create_transport(TransportConfig(kind="memory")))  # also ingest's subscription
     facility = SyntheticFacility(source.fleet, site=opts.cluster) if isinstance(source, SyntheticSource) else None
+    if isinstance(source, SyntheticSource):  # the fleet's jobs, as a scheduler would report them
+        source = JobsAlongside(source, SyntheticScheduler(source.fleet, opts.seed), broker)
     agent = Agent(source, broker, opts.interval_s, opts.speed, facility=facility)
     ingest = Ingest(broker, store)
     started = time.monotonic()
@@ -115,6 +118,7 @@ def _progress(opts: DemoOptions, agent: AgentStats, ingest: IngestStats, started
     table.add_row("rows stored", f"{ingest.rows:,}")
     table.add_row("events stored", f"{ingest.events:,}")
     table.add_row("facility readings stored", f"{ingest.facility:,}")
+    table.add_row("job starts/ends stored", f"{ingest.jobs:,}")
     table.add_row("dead letters", f"{ingest.dead_letters:,}")
     table.add_row("freshness lag", f"{ingest.freshness_s:.2f} s (max {ingest.freshness_max_s:.2f} s)")
     return table
@@ -134,6 +138,8 @@ def summarize(store: Store, start_ms: int, end_ms: int) -> dict[str, Any]:
         "faulty": queries.run(store, "faulty_gpus", window),
         "xids": queries.run(store, "xid_summary", window),
         "alerts": firing_alerts(store, end_ms),
+        "top_jobs": queries.run(store, "job_top_energy", {**window, "limit": 5}),
+        "interrupted_jobs": queries.run(store, "job_interruptions", {**window, "limit": 10}),
     }
 
 
@@ -154,7 +160,11 @@ def render_summary(result: DemoResult, console: Console) -> None:
     head.add_row("events / dead letters", f"{totals['events']:,} / {totals['dead_letters']:,}")
     head.add_row("wall time, stored rows/s", f"{result.wall_s:.1f} s, {result.ingest.rows / result.wall_s:,.0f}")
     alerts = _table(f"Firing alerts ({sum(r[2] for r in s['alerts'].rows)} instances)", s["alerts"])
-    console.print(Group(head, _table("Hottest GPUs", s["hottest"]), _faults(s["faulty"]), _xids(s["xids"]), alerts))
+    jobs = (
+        _table("Top jobs by energy", _without(s["top_jobs"], "cluster")),
+        _table("Interrupted jobs (XIDs or GPUs lost while they ran)", _without(s["interrupted_jobs"], "cluster", "first_event")),
+    )
+    console.print(Group(head, _table("Hottest GPUs", s["hottest"]), _faults(s["faulty"]), _xids(s["xids"]), *jobs, alerts))
 
 
 def _mw(row: dict[str, Any], *keys: str) -> str:
@@ -168,6 +178,11 @@ def _table(title: str, result: QueryResult) -> Table:
     for row in result.rows:
         table.add_row(*(str(v) for v in row))
     return table
+
+
+def _without(result: QueryResult, *columns: str) -> QueryResult:
+    keep = [i for i, c in enumerate(result.columns) if c not in columns]
+    return QueryResult([result.columns[i] for i in keep], [tuple(row[i] for i in keep) for row in result.rows])
 
 
 def _faults(result: QueryResult) -> Table:

@@ -15,6 +15,7 @@ from typing import Annotated, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gpufleet.contract.columns import PCT_MAX, POWER_LIMIT_FACTOR, TEMP_MAX_C, TEMP_MIN_C
+from gpufleet.contract.jobs import JOB_ASSIGNMENT_SCHEMA, JobAssignment
 from gpufleet.contract.sensors import SENSORS
 
 NODE_SAMPLE_SCHEMA: Final = "gpufleet.node_sample/1"
@@ -182,4 +183,5 @@ WIRE_MODELS: dict[str, type[BaseModel]] = {
     GPU_EVENT_SCHEMA: GpuEvent,
     GPU_INVENTORY_SCHEMA: GpuInventory,
     FACILITY_SAMPLE_SCHEMA: FacilitySample,
+    JOB_ASSIGNMENT_SCHEMA: JobAssignment,
 }

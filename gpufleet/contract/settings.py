@@ -38,6 +38,7 @@ class KafkaSettings(BaseModel):
     events_partitions: int = Field(6, ge=1)
     inventory_partitions: int = Field(6, ge=1)
     facility_partitions: int = Field(6, ge=1)
+    jobs_partitions: int = Field(3, ge=1)
     deadletter_partitions: int = Field(3, ge=1)
     replication_factor: int = Field(3, ge=1, description="replicas per partition (1 on a single broker)")
     min_insync_replicas: int = Field(

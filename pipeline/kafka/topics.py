@@ -23,7 +23,8 @@ EVENTS: Final = "gpufleet.events.v1"
 INVENTORY: Final = "gpufleet.inventory.v1"
 FACILITY: Final = "gpufleet.facility.v1"
 DEADLETTER: Final = "gpufleet.deadletter.v1"
-INGESTED: Final = (SAMPLES, EVENTS, INVENTORY, FACILITY)  # what `gpufleet ingest` reads
+JOBS: Final = "gpufleet.jobs.v1"
+INGESTED: Final = (SAMPLES, EVENTS, INVENTORY, FACILITY, JOBS)  # what `gpufleet ingest` reads
 _HOUR_MS: Final = 3_600_000
 
 
@@ -73,6 +74,9 @@ def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(EVENTS, settings.events_partitions, rf, "node", "XIDs, GPU lost, collector start/stop", retention),
         TopicSpec(INVENTORY, settings.inventory_partitions, rf, "GPU uuid", "GPU identity and limits (latest wins)", compacted),
         TopicSpec(FACILITY, settings.facility_partitions, rf, "sensor id", "facility readings (power, cooling)", retention),
+        TopicSpec(
+            JOBS, settings.jobs_partitions, rf, "cluster/node", "job starts and ends per node (job_assignment/1)", retention
+        ),
         TopicSpec(
             DEADLETTER, settings.deadletter_partitions, rf, "source key", "messages ingest could not store", dead_retention
         ),

@@ -132,6 +132,7 @@ def test_thermal_throttle_fires_only_in_the_failing_rack(default_fleet: Fleet, f
 
 def test_every_rule_is_exercised_and_nothing_else_fires(default_fleet: Fleet, fired: dict[str, list[AlertInstance]]) -> None:
     quiet = {"gpufleet-power-swing", "gpufleet-ingest-lag", "gpufleet-dead-letters"}  # tested below with their own triggers
+    quiet.add("gpufleet-job-stalled")  # synthetic jobs keep working: test_jobs_dashboards.py stalls one
     quiet.add("gpufleet-facility-pdu-limit")  # no synthetic rack nears 80 kW: test_dashboards_facility.py sets a lower limit
     assert set(fired) == {r.uid for r in RULES} - quiet
 

@@ -18,7 +18,7 @@ from tests.support.dashboards_data import StoredFleet, default_fleet_fixture  # 
 Fleet = tuple[ClickHouseStore, StoredFleet]
 BOARDS = all_dashboards()
 TARGETS = [(b["uid"], p, t) for b in BOARDS for p in b["panels"] for t in p.get("targets", [])]
-ALL_VARS = {name: ALL for name in ("cluster", "hall", "rack", "node", "gpu")}
+ALL_VARS = {name: ALL for name in ("cluster", "hall", "rack", "node", "gpu", "job")}
 # Panels that may legitimately be empty on this fleet (no dead letters are injected here).
 MAY_BE_EMPTY = {"Dead letters", "Newest dead letters"}
 

@@ -232,3 +232,13 @@ def test_alert_instants_tile_short_windows_and_sample_long_ones() -> None:
     assert instants(0, hour_ms, 900, 4) == [hour_ms, 2_700_000, 1_800_000, 900_000]  # four 15-min windows tile the hour
     sampled = instants(0, 24 * hour_ms, 180, 4)
     assert sampled == [24 * hour_ms, 18 * hour_ms, 12 * hour_ms, 6 * hour_ms]  # capped: spread evenly, newest first
+
+
+def test_jobs_section_names_the_job_the_lost_gpu_ended(faulty: DemoReport, healthy: DemoReport) -> None:
+    (lost,) = [f for f in faulty.truth if f.kind == "gpu_lost"]
+    hit = [j for j in faulty.data["interrupted_jobs"] if j["gpus_lost"] >= 1]
+    assert [j["state"] for j in hit] == ["NODE_FAIL"]  # the scheduler ended the job that held the lost GPU
+    assert faulty.data["top_jobs"] and all(j["energy_kwh"] > 0 for j in faulty.data["top_jobs"])
+    jobs_html = faulty.html.split("<h2>Jobs</h2>", 1)[1].split("<h2>", 1)[0]
+    assert f">{hit[0]['job_id']}<" in jobs_html and lost.start_ms > 0
+    assert healthy.data["interrupted_jobs"] == [] and healthy.data["top_jobs"]

@@ -171,7 +171,7 @@ def test_v2_store_rechained_by_011_counts_nothing_twice(chdb_path: Path) -> None
     _, frames, events, _ = make_fleet(gpus=64, ticks=150)
     insert_all(store, frames[:100], events, "v2")
 
-    assert [m.version for m in migrate(store)] == [11]
+    assert [m.version for m in migrate(store)] == [m.version for m in available() if m.version >= 11]
     insert_all(store, frames[100:], [], "v3")
     minute = ROLLUP_MINUTE.format(table="gpu_minute", bucket="minute")
     assert rows_by_key(store, RAW_MINUTE) == rows_by_key(store, minute)

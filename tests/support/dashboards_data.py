@@ -21,6 +21,7 @@ import pytest
 from collectors.facility.synthetic import SyntheticFacility
 from collectors.synthetic.fleet import InjectedFault, SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
+from collectors.synthetic.scheduler import SyntheticScheduler
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.schema import FacilitySample
 from storage.clickhouse import ClickHouseStore
@@ -83,21 +84,26 @@ def store_fleet(
     fleet = SyntheticFleet(gpus, seed, load_scenario(scenario), start_ms, 1.0, float(ticks))
     stored = StoredFleet(fleet, start_ms, ticks)
     facility = SyntheticFacility(fleet, site=fleet.topology.cluster)
+    scheduler = SyntheticScheduler(fleet, seed)  # the fleet's jobs, as the demo publishes them
     store.insert_inventory(fleet.inventory(), f"inventory:{seed}")
     for batch in range(0, ticks, TICKS_PER_INSERT):
-        frames, events, readings = [], [], []
+        frames, events, readings, jobs = [], [], [], []
         for _ in range(min(TICKS_PER_INSERT, ticks - batch)):
             ts_ms = fleet.now_ms
             frame, tick_events = fleet.tick()
             frames.append(frame)
             events.extend(tick_events)
             readings.extend(facility.sample(ts_ms))
+            for event in tick_events:
+                scheduler.observe(event)
+            jobs.extend(scheduler.tick(ts_ms))
         stored.frames.extend(frames)
         stored.facility.extend(readings)
         store.insert_samples(GpuFrame.concat(frames), f"samples:{seed}:{batch}")
         store.insert_facility(readings, f"facility:{seed}:{batch}")
         if events:
             store.insert_events(events, f"events:{seed}:{batch}")
+        store.insert_jobs(jobs, f"jobs:{seed}:{batch}")
     return stored
 
 

@@ -16,4 +16,5 @@ COMMAND_MODULES: dict[str, str] = {
     "bridge": "gpufleet.app.commands.bridge",
     "report": "gpufleet.app.commands.report",
     "completion": "gpufleet.app.commands.completion",
+    "jobs": "gpufleet.app.commands.jobs",
 }

@@ -60,6 +60,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"  gpufleet sql --store chdb://{opts.data_dir} --query hottest_gpus "
         f"--param from_ms={result.start_ms} --param to_ms={result.end_ms} --param limit=10"
     )
+    if result.summary["top_jobs"].rows:
+        job_id = result.summary["top_jobs"].rows[0][1]
+        print(f"  gpufleet sql --store chdb://{opts.data_dir} --query job_summary --param job_id={job_id}")
     if result.report is not None:
         print(f"\nReport (open it in a browser, attach it to a ticket): {result.report}")
     return 0

@@ -91,6 +91,8 @@ def sidecar(data: ReportData, images: list[Image], alerts: list[FiredAlert]) -> 
         "xid_events": records(data.xid_events),
         "alerts": [a.as_json() for a in alerts],
         "stragglers": records(data.stragglers),
+        "top_jobs": records(data.top_jobs),
+        "interrupted_jobs": records(data.interrupted_jobs),
         "throttled": records(data.throttled),
         "images": {i.name: {"width": i.width, "height": i.height, "title": i.title} for i in images},
     }

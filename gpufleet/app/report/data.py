@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gpufleet.app.report.floor import RackCell, floor_cells
@@ -76,6 +76,8 @@ class ReportData:
     throttled: QueryResult
     stragglers: QueryResult
     dead_letters: QueryResult
+    top_jobs: QueryResult = field(default_factory=lambda: QueryResult([], []))  # job attribution (docs/jobs.md)
+    interrupted_jobs: QueryResult = field(default_factory=lambda: QueryResult([], []))
 
 
 def records(result: QueryResult) -> list[dict[str, Any]]:
@@ -146,6 +148,8 @@ def collect(store: Store, window: Window, extent: tuple[dt.datetime, dt.datetime
         throttled=queries.run(store, "report_throttled", {**w, "min_s": 1, "limit": 50}),
         stragglers=queries.run(store, "report_stragglers", {**w, "limit": 50}),
         dead_letters=queries.run(store, "report_dead_letters", {**w, "limit": 20}),
+        top_jobs=queries.run(store, "job_top_energy", {**w, "cluster": "", "limit": 20}),
+        interrupted_jobs=queries.run(store, "job_interruptions", {**w, "cluster": "", "limit": 50}),
     )
 
 

@@ -88,6 +88,7 @@ def render(data: ReportData, images: Sequence[Image], alerts: Sequence[FiredAler
         "<h2>XID events</h2>" + _img(by_name["xids.png"]) + _xids(data),
         "<h2>Alerts fired in the window</h2>" + _alerts(alerts, coverage),
         "<h2>Stragglers and throttled GPUs</h2>" + _slow(data),
+        "<h2>Jobs</h2>" + _jobs(data),
         "<h2>Pipeline health</h2>" + _pipeline(data),
     ]
     return (
@@ -223,6 +224,19 @@ def _slow(data: ReportData) -> str:
         + table(
             ["rack", "node", "GPU", "why", "thermal s", "power brake s", "power cap s", "hw slowdown s", "peak °C"], throttled
         )
+    )
+
+
+def _jobs(data: ReportData) -> str:
+    top = _pick(records(data.top_jobs), ["job_id", "user", "account", "nodes", "gpus", "energy_kwh", "mean_gpu_power_w"])
+    hit = _pick(records(data.interrupted_jobs), ["job_id", "user", "state", "xids", "gpus_lost", "xid_codes", "first_event"])
+    return (
+        '<p class="note">Samples are attributed to jobs by their intervals (Slurm, Kubernetes or mapping files; '
+        "docs/jobs.md); energy from the GPUs' counters over the minutes each job held them.</p>"
+        + "<h3>Top jobs by energy</h3>"
+        + table(["job", "user", "account", "nodes", "GPUs", "kWh", "mean W per GPU"], top, "No job assignments in the window.")
+        + "<h3>Interrupted jobs</h3>"
+        + table(["job", "user", "end state", "XIDs", "GPUs lost", "codes", "first event"], hit, "No job was interrupted.")
     )
 
 
