@@ -28,7 +28,9 @@ from storage.datadir import lock_data_dir
 from storage.native import encode_frame, frame_column_names
 
 SAMPLES_TABLE = "gpu_samples"
-EVENT_COLUMNS = ("ts", "cluster", "hall", "row", "rack", "node", "gpu_index", "uuid", "kind", "xid", "severity", "detail")
+EVENT_COLUMNS = (
+    "ts", "cluster", "hall", "row", "rack", "node", "gpu_index", "uuid", "kind", "xid", "severity", "detail", "recovery_action",
+)  # fmt: skip
 INVENTORY_COLUMNS = (
     "ts", "cluster", "hall", "row", "rack", "node", "gpu_index", "uuid", "serial", "model", "pci_bus_id",
     "driver_version", "cuda_version", "vbios_version", "mem_total_mib", "power_limit_default_mw",
@@ -99,7 +101,21 @@ class ClickHouseStore:
 
     def insert_events(self, events: Sequence[GpuEvent], dedup_token: str) -> int:
         rows = [
-            (e.ts_ms, e.cluster, e.hall, e.row, e.rack, e.node, e.gpu_index, e.uuid, e.kind, e.xid, e.severity, e.detail)
+            (
+                e.ts_ms,
+                e.cluster,
+                e.hall,
+                e.row,
+                e.rack,
+                e.node,
+                e.gpu_index,
+                e.uuid,
+                e.kind,
+                e.xid,
+                e.severity,
+                e.detail,
+                e.recovery_action,
+            )
             for e in events
         ]
         return self._insert_rows("gpu_events", EVENT_COLUMNS, rows, dedup_token)

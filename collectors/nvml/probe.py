@@ -30,7 +30,7 @@ from collectors.nvml.fields import READS, CallRead, FieldRead
 from collectors.nvml.lib import SUCCESS, NvmlCallError, NvmlLib
 from collectors.nvml.sampler import GpuState
 from collectors.nvml.source import NvmlSource
-from gpufleet.contract.columns import METRIC_NAMES
+from gpufleet.contract.columns import GPM_PCT_COLUMNS, METRIC_NAMES
 from gpufleet.contract.frame import GpuFrame
 
 # What a working H100/H200-class GPU can report; outside this a value is suspect.
@@ -63,6 +63,12 @@ PLAUSIBLE: dict[str, tuple[int, int]] = {
     "nvlink_crc_errors": (0, 10**12),
     "nvlink_replay_errors": (0, 10**12),
     "nvlink_recovery_errors": (0, 10**12),
+    **{name: (0, 100) for name in GPM_PCT_COLUMNS},
+    "gpm_pcie_tx_mibps": (0, 128_000),  # PCIe 5 x16: ~64 GB/s each way
+    "gpm_pcie_rx_mibps": (0, 128_000),
+    "gpm_nvlink_tx_mibps": (0, 1_000_000),  # NVLink 4: 450 GB/s each way
+    "gpm_nvlink_rx_mibps": (0, 1_000_000),
+    "recovery_action": (0, 7),
 }
 SMI_QUERY: dict[str, str] = {
     "power_mw": "power.draw",

@@ -119,11 +119,31 @@ class NvmlSource:
 
     def close(self) -> None:
         self._stop_threads()
+        self._close_gpm()
         if self._lib is not None:
             self._lib.shutdown()
         self._on_event = _drop
 
     # ---- internals -----------------------------------------------------------------
+    def _open_gpm(self) -> None:
+        sampler = self._sampler
+        assert sampler is not None
+        for gpu in self.gpus:
+            if gpu.lost:
+                continue
+            try:
+                gpu.gpm = sampler.gpm.open(gpu.handle)
+            except NvmlCallError as e:
+                self._handle_fatal(gpu, e, time.time_ns() // 1_000_000)
+
+    def _close_gpm(self) -> None:
+        if self._sampler is None or self._lib is None or not self._lib.initialised:
+            return
+        for gpu in self.gpus:
+            if gpu.gpm is not None:
+                self._sampler.gpm.close(gpu.gpm)
+                gpu.gpm = None
+
     def _stop_threads(self) -> None:
         if self.listener is not None:
             self.listener.stop()
@@ -144,6 +164,7 @@ class NvmlSource:
         self._sampler = Sampler(lib)
         self._versions = system_versions(lib)
         self.gpus = self._enumerate(lib)
+        self._open_gpm()
         self.listener = XidListener(lib, self.gpus, self._xid, self.event_wait_ms)
         self.listener.start()
         # one synchronous sweep, so the first sample already has the slow columns
@@ -191,6 +212,7 @@ class NvmlSource:
         lib = self._lib
         assert lib is not None
         self._stop_threads()
+        self._close_gpm()  # the driver may be gone: each free fails and is logged at debug
         lib.shutdown()
         try:
             lib.init()

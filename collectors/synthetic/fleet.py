@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from collectors.synthetic import physics, workload
+from collectors.synthetic import activity, physics, workload
 from collectors.synthetic.faults import FaultInjector, InjectedFault
 from collectors.synthetic.scenario import Scenario
 from collectors.synthetic.state import F64, GpuState
@@ -70,6 +70,7 @@ class SyntheticFleet:
         self._jobs = workload.place_jobs(self.topology, scenario.idle_node_share, self._rng)
         self._faults = FaultInjector(self.topology, self._state, scenario, self._jobs.job >= 0, seed, run_s, start_ms, self._rng)
         self.truth: list[InjectedFault] = self._faults.truth
+        self._activity_rng = np.random.default_rng([seed, 0xAC7])  # GPM noise, apart from the rest
 
     @property
     def failing_racks(self) -> frozenset[int]:
@@ -103,6 +104,8 @@ class SyntheticFleet:
         topo, state = self.topology, self._state
         work = workload.activity(self._jobs, t_s, state.straggler, self._rng)
         metrics = physics.sample(state, work, topo, self._rng, t_s, ts_ms, self.interval_s, self.run_s)
+        pcie = (metrics["pcie_tx_kbps"].astype(np.float64), metrics["pcie_rx_kbps"].astype(np.float64))
+        metrics |= activity.sample(self._jobs, work, state.stalled, pcie, physics.nvlink_kib_s(work), self._activity_rng)
         rows = np.flatnonzero(state.reporting(topo))
         return GpuFrame(
             ts_ms=np.full(len(rows), ts_ms, dtype=np.int64),

@@ -75,7 +75,46 @@ METRIC_COLUMNS: Final[tuple[MetricColumn, ...]] = (
     ),
     _m("nvlink_replay_errors", np.uint64, "Delta, ZSTD(1)", "NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL (52)", counter=True),
     _m("nvlink_recovery_errors", np.uint64, "Delta, ZSTD(1)", "NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL (59)", counter=True),
+    # GPM (Hopper+), computed between this tick's and the last tick's GPM sample. NVML gives
+    # doubles; the columns keep whole percent and whole MiB/s, rounded to nearest (see
+    # GPM_COLUMNS below for why). Codecs from migration 012 (benchmarks/storage_codecs.py).
+    _m("sm_active_pct", np.uint8, "ZSTD(1)", "GPM NVML_GPM_METRIC_SM_UTIL (2)"),
+    _m("sm_occupancy_pct", np.uint8, "ZSTD(1)", "GPM NVML_GPM_METRIC_SM_OCCUPANCY (3)"),
+    _m("tensor_active_pct", np.uint8, "ZSTD(1)", "GPM NVML_GPM_METRIC_ANY_TENSOR_UTIL (5)"),
+    _m("hmma_active_pct", np.uint8, "ZSTD(1)", "GPM NVML_GPM_METRIC_HMMA_TENSOR_UTIL (7)"),
+    _m("dram_active_pct", np.uint8, "ZSTD(1)", "GPM NVML_GPM_METRIC_DRAM_BW_UTIL (10)"),
+    _m("fp64_active_pct", np.uint8, "ZSTD(1)", "GPM NVML_GPM_METRIC_FP64_UTIL (11)"),
+    _m("fp32_active_pct", np.uint8, "ZSTD(1)", "GPM NVML_GPM_METRIC_FP32_UTIL (12)"),
+    _m("fp16_active_pct", np.uint8, "ZSTD(1)", "GPM NVML_GPM_METRIC_FP16_UTIL (13)"),
+    _m("graphics_active_pct", np.uint8, "ZSTD(1)", "GPM NVML_GPM_METRIC_GRAPHICS_UTIL (1)"),
+    _m("gpm_pcie_tx_mibps", np.uint32, "ZSTD(1)", "GPM NVML_GPM_METRIC_PCIE_TX_PER_SEC (20), MiB/s"),
+    _m("gpm_pcie_rx_mibps", np.uint32, "ZSTD(1)", "GPM NVML_GPM_METRIC_PCIE_RX_PER_SEC (21), MiB/s"),
+    _m("gpm_nvlink_tx_mibps", np.uint32, "ZSTD(1)", "GPM NVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC (61), MiB/s"),
+    _m("gpm_nvlink_rx_mibps", np.uint32, "ZSTD(1)", "GPM NVML_GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC (60), MiB/s"),
+    _m("recovery_action", np.uint8, "ZSTD(1)", "NVML_FI_DEV_GET_GPU_RECOVERY_ACTION (230), nvmlDeviceGpuRecoveryAction_t"),
 )
+
+# GPM metric id -> column. Whole percent (UInt8) rather than Float32: the same resolution as
+# NVML's own utilization.gpu and nvidia-smi, a quarter of the bytes before compression, and
+# the integer path every other column takes through the wire, the decoder and the store;
+# dcgm-exporter's 0-1 ratios are these divided by 100. Measured sizes: docs/storage.md.
+GPM_METRICS: Final[dict[int, str]] = {
+    2: "sm_active_pct",
+    3: "sm_occupancy_pct",
+    5: "tensor_active_pct",
+    7: "hmma_active_pct",
+    10: "dram_active_pct",
+    11: "fp64_active_pct",
+    12: "fp32_active_pct",
+    13: "fp16_active_pct",
+    1: "graphics_active_pct",
+    20: "gpm_pcie_tx_mibps",
+    21: "gpm_pcie_rx_mibps",
+    61: "gpm_nvlink_tx_mibps",
+    60: "gpm_nvlink_rx_mibps",
+}
+GPM_COLUMNS: Final[tuple[str, ...]] = tuple(GPM_METRICS.values())
+GPM_PCT_COLUMNS: Final[tuple[str, ...]] = tuple(c for c in GPM_COLUMNS if c.endswith("_pct"))
 
 METRICS_BY_NAME: Final[dict[str, MetricColumn]] = {m.name: m for m in METRIC_COLUMNS}
 METRIC_NAMES: Final[tuple[str, ...]] = tuple(m.name for m in METRIC_COLUMNS)
@@ -91,4 +130,4 @@ TEMP_MAX_C: Final = 200
 PCT_MAX: Final = 100
 POWER_LIMIT_FACTOR: Final = 2  # power above twice the limit is a broken reading
 TEMP_COLUMNS: Final = ("gpu_temp_c", "mem_temp_c")
-PCT_COLUMNS: Final = ("util_gpu_pct", "util_mem_pct")
+PCT_COLUMNS: Final = ("util_gpu_pct", "util_mem_pct", *GPM_PCT_COLUMNS)

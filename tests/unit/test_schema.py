@@ -64,7 +64,7 @@ def test_unsupported_metric_is_null_not_zero() -> None:
 @pytest.mark.parametrize(
     ("message", "field", "value"),
     [
-        (node(schema="gpufleet.node_sample/2"), "schema", "gpufleet.node_sample/2"),
+        (node(schema="gpufleet.node_sample/3"), "schema", "gpufleet.node_sample/3"),
         ({k: v for k, v in node().items() if k != "node"}, "node", None),
         (node([gpu(0, gpu_temp_c=201)]), "gpu_temp_c", "201"),
         (node([gpu(0, mem_temp_c=-41)]), "mem_temp_c", "-41"),
