@@ -11,17 +11,24 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from gpufleet.contract.frame import GpuFrame, node_samples_from_frame
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 
 
 class JsonLinesTransport:
     """Publishes to `stream`; each kind of message can be switched off."""
 
     def __init__(
-        self, stream: TextIO, *, samples: bool = True, events: bool = True, inventory: bool = True, facility: bool = True
+        self,
+        stream: TextIO,
+        *,
+        samples: bool = True,
+        events: bool = True,
+        inventory: bool = True,
+        facility: bool = True,
+        processes: bool = True,
     ) -> None:
         self.stream = stream
-        self._kinds = {"samples": samples, "events": events, "inventory": inventory, "facility": facility}
+        self._kinds = {"samples": samples, "events": events, "inventory": inventory, "facility": facility, "processes": processes}
         self._lock = threading.Lock()  # events arrive from the source's thread
 
     def _write(self, lines: list[str]) -> None:
@@ -45,6 +52,10 @@ class JsonLinesTransport:
     def publish_facility(self, readings: Sequence[FacilitySample]) -> None:
         if self._kinds["facility"]:
             self._write([r.model_dump_json() for r in readings])
+
+    def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
+        if self._kinds["processes"]:
+            self._write([p.model_dump_json() for p in processes])
 
     def flush(self, timeout_s: float) -> None:
         with self._lock:

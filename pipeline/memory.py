@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gpufleet.contract.frame import GpuFrame, check_frame
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 from pipeline.transport import Delivery
 from storage.base import DeadLetter
 
@@ -30,6 +30,7 @@ class _Entry:
     events: Sequence[GpuEvent] = ()
     inventory: Sequence[GpuInventory] = ()
     facility: Sequence[FacilitySample] = ()
+    processes: Sequence[GpuProcesses] = ()
 
 
 class MemoryBroker:
@@ -72,6 +73,11 @@ class MemoryBroker:
         if readings:
             with self._cond:
                 self._append(_Entry(next(self._offsets), time.time(), facility=tuple(readings)))
+
+    def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
+        if processes:
+            with self._cond:
+                self._append(_Entry(next(self._offsets), time.time(), processes=tuple(processes)))
 
     def _append(self, entry: _Entry) -> None:
         self._log.append(entry)
@@ -143,6 +149,7 @@ def _deliver(batch: list[_Entry], run_id: str) -> Delivery:
         events=[e for entry in batch for e in entry.events],
         inventory=[i for entry in batch for i in entry.inventory],
         facility=[r for entry in batch for r in entry.facility],
+        processes=[p for entry in batch for p in entry.processes],
         dead_letters=dead,
         token=f"memory:{run_id}:{first}-{last}",
         position=last,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 from storage.base import DeadLetter
 
 
@@ -29,6 +29,8 @@ class Transport(Protocol):
     def publish_inventory(self, inventory: Sequence[GpuInventory]) -> None: ...
 
     def publish_facility(self, readings: Sequence[FacilitySample]) -> None: ...
+
+    def publish_processes(self, processes: Sequence[GpuProcesses]) -> None: ...
 
     def flush(self, timeout_s: float) -> None: ...
 
@@ -55,6 +57,7 @@ class Delivery:
     position: object = None
     messages: int = 0
     published_at_s: float = 0.0
+    processes: list[GpuProcesses] = field(default_factory=list)
 
 
 class Subscription(Protocol):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,8 @@ class Store(Protocol):
     def insert_dead_letters(self, letters: Sequence[DeadLetter], dedup_token: str) -> int: ...
 
     def insert_facility(self, readings: Sequence[FacilitySample], dedup_token: str) -> int: ...
+
+    def insert_processes(self, processes: Sequence[GpuProcesses], dedup_token: str) -> int: ...
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> QueryResult: ...
 

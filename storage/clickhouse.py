@@ -22,7 +22,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from gpufleet.contract.errors import ConfigError, StoreError, TransientError
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 from storage.base import DeadLetter, QueryResult
 from storage.datadir import lock_data_dir
 from storage.native import encode_frame, frame_column_names
@@ -38,6 +38,10 @@ INVENTORY_COLUMNS = (
     "temp_mem_max_c", "mig_mode",
 )  # fmt: skip
 FACILITY_COLUMNS = ("ts", "site", "hall", "rack", "sensor", "value")
+PROCESS_COLUMNS = (
+    "ts", "cluster", "hall", "row", "rack", "node", "gpu_index", "uuid", "pid", "used_mem_mib", "gpu_instance_id",
+    "compute_instance_id",
+)  # fmt: skip
 # Each insert into gpu_samples feeds seven rollup views; run them on parallel threads rather
 # than one after another (1.5× on 2 cores, measured: docs/benchmarks.md). Deduplication of
 # retried blocks in the views is unchanged (deduplicate_blocks_in_dependent_materialized_views).
@@ -144,6 +148,16 @@ class ClickHouseStore:
         names = list(FACILITY_COLUMNS)
         self._call(self.client.insert, "facility_readings", columns, column_names=names, column_oriented=True, settings=settings)
         return len(readings)
+
+    def insert_processes(self, processes: Sequence[GpuProcesses], dedup_token: str) -> int:
+        """One row per process per GPU per message (a GPU that ran none adds no row)."""
+        rows = [
+            (m.ts_ms, m.cluster, m.hall, m.row, m.rack, m.node, p.gpu_index, p.uuid, p.pid, p.used_mem_mib,
+             p.gpu_instance_id, p.compute_instance_id)
+            for m in processes
+            for p in m.processes
+        ]  # fmt: skip
+        return self._insert_rows("gpu_processes", PROCESS_COLUMNS, rows, dedup_token)
 
     def _insert_rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str) -> int:
         if not rows:

@@ -90,6 +90,7 @@ class GpuState:
     slow_error: NvmlCallError | None = None  # LOST/REINIT seen by the refresher, for the tick to act on
     failed_last_tick: int = 0  # transient field failures in the last sweep
     gpm: GpmState | None = None  # None: no GPM on this GPU (pre-Hopper, or not asked yet)
+    recovery_action: int | None = None  # the driver's last known recovery action (field 230)
 
 
 class Sampler:

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from collectors.synthetic import activity, physics, workload
+from collectors.synthetic import activity, physics, processes, workload
 from collectors.synthetic.faults import FaultInjector, InjectedFault
 from collectors.synthetic.scenario import Scenario
 from collectors.synthetic.state import F64, GpuState
 from collectors.synthetic.topology import MODELS, FleetTopology, build_topology
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import GpuEvent, GpuInventory
+from gpufleet.contract.schema import GpuEvent, GpuInventory, GpuProcesses
 
 __all__ = ["CUDA_VERSION", "DRIVER_VERSION", "InjectedFault", "SyntheticFleet"]
 
@@ -114,6 +114,11 @@ class SyntheticFleet:
             labels={k: v.take(rows) for k, v in topo.labels.items()},
             metrics={k: v[rows] for k, v in metrics.items()},
         )
+
+    def processes(self) -> list[GpuProcesses]:
+        """The compute processes of every reporting node, as of the last tick."""
+        last_ms = self.start_ms + round(max(self.ticks_done - 1, 0) * self.interval_s * 1000)
+        return processes.node_processes(self.topology, self._state, self._jobs, last_ms)
 
     def inventory(self, ts_ms: int | None = None) -> list[GpuInventory]:
         topo = self.topology

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 from gpufleet.contract.settings import KafkaSettings
 from pipeline.kafka import topics
 from pipeline.kafka.codec import encode_node_samples
@@ -114,6 +114,9 @@ class KafkaTransport:
                 for r in readings
             ]
         )
+
+    def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
+        self._enqueue([_Message(topics.PROCESSES, p.node.encode(), p.model_dump_json().encode(), 0) for p in processes])
 
     def flush(self, timeout_s: float) -> None:
         with self._cond:

@@ -22,7 +22,7 @@ from kafka.structs import OffsetAndMetadata
 
 from gpufleet.contract.errors import TransientError
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 from gpufleet.contract.settings import KafkaSettings
 from pipeline.kafka import topics
 from pipeline.kafka.batches import PartitionBatch
@@ -248,6 +248,7 @@ class KafkaSubscription:
         limit = self.config.max_message_bytes
         frame, events, inventory = GpuFrame.empty(), list[GpuEvent](), list[GpuInventory]()
         facility: list[FacilitySample] = []
+        processes: list[GpuProcesses] = []
         refused: list[Refused]
         if tp.topic == topics.SAMPLES:
             frame, refused = decode_samples(values, limit)
@@ -255,6 +256,8 @@ class KafkaSubscription:
             events, refused = decode_models(values, GpuEvent, limit)
         elif tp.topic == topics.FACILITY:
             facility, refused = decode_models(values, FacilitySample, limit)
+        elif tp.topic == topics.PROCESSES:
+            processes, refused = decode_models(values, GpuProcesses, limit)
         else:  # inventory; a None value is a compaction tombstone, not a message
             live = [i for i, r in enumerate(records) if r.value is not None]
             inventory, refused = decode_models([values[i] for i in live], GpuInventory, limit)
@@ -263,7 +266,9 @@ class KafkaSubscription:
         source = f"{tp.topic}/{tp.partition}"
         dead = [_store_letter(source, record, reason) for record, reason in pairs]
         published = min(r.timestamp for r in records) / 1000 if records else 0.0
-        delivery = Delivery(frame, events, inventory, dead, facility, messages=len(records), published_at_s=published)
+        delivery = Delivery(
+            frame, events, inventory, dead, facility, messages=len(records), published_at_s=published, processes=processes
+        )
         return delivery, pairs
 
     def _record_range(self, tp: Any, last: int) -> bool:

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     collect = sub.add_parser("collect", help="the per-node collector agent")
     collect.add_argument("--source", default="synthetic", help="nvml | synthetic (default: %(default)s)")
     mode = collect.add_mutually_exclusive_group()
-    mode.add_argument("--once", action="store_true", help="print one NodeSample as JSON and exit")
+    mode.add_argument("--once", action="store_true", help="print one NodeSample and the GPUs' processes as JSON and exit")
     mode.add_argument("--inventory", action="store_true", help="print the GPU inventory as a JSON list and exit")
     mode.add_argument("--events-for", type=positive_float, metavar="SEC", help="print events as JSON lines for SEC seconds")
     collect.add_argument(
@@ -69,7 +69,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.once:
         out, ticks = JsonLinesTransport(sys.stdout, events=False, inventory=False), 1
     elif args.events_for:
-        out, ticks = JsonLinesTransport(sys.stdout, samples=False, inventory=False), math.ceil(args.events_for / args.interval)
+        out = JsonLinesTransport(sys.stdout, samples=False, inventory=False, processes=False)
+        ticks = math.ceil(args.events_for / args.interval)
     else:
         out = JsonLinesTransport(sys.stdout)
         ticks = None if args.duration is None else math.ceil(args.duration / args.interval)
