@@ -38,14 +38,15 @@ def test_activity_rollups_equal_raw(stored: Stored, table: str, bucket: str) -> 
     raw = _round(rows_by_key(stored.store, RAW.format(bucket=fn)))
     rolled = _round(rows_by_key(stored.store, ROLLUP.format(table=table, bucket=bucket)))
     assert raw == rolled
-    stalled = sum(v[-2] for v in raw.values())
+    stalled = sum(int(v[-2]) for v in raw.values())  # type: ignore[call-overload]
     assert stalled > 0, "the default scenario stalls a GPU"
 
 
 def test_stalled_samples_are_exactly_the_stalled_gpu(stored: Stored) -> None:
     [stall] = [f for f in stored.fleet.truth if f.kind == "stall"]
     uuid = stored.fleet.topology.labels_of(stall.gpus[0])["uuid"]
-    rows = stored.store.query("SELECT uuid, sum(stalled_samples) FROM gpu_minute GROUP BY uuid HAVING sum(stalled_samples) > 0").rows
+    sql = "SELECT uuid, sum(stalled_samples) FROM gpu_minute GROUP BY uuid HAVING sum(stalled_samples) > 0"
+    rows = stored.store.query(sql).rows
     assert [r[0] for r in rows] == [uuid]
     assert rows[0][1] == (stored.end_ms - stall.start_ms) // 1000 + 1  # every stalled tick, no other
 
