@@ -161,8 +161,38 @@ RULES: tuple[AlertRule, ...] = (
         "0",
         3600,
         "0s",
-        f"{_GPU}: fatal XID {{{{ $labels.xid }}}} ({{{{ $values.A }}}}×)",
+        f"{_GPU}: fatal XID {{{{ $labels.xid }}}} in a burst since {{{{ $labels.burst }}}} ({{{{ $values.A }}}} XIDs)",
         f"Look up the XID on the Reliability dashboard for NVIDIA's recommended action (reset GPU, reboot node, RMA). {_DRAIN}",
+    ),
+    AlertRule(
+        "gpufleet-gpu-stalled",
+        "GPU stalled",
+        "gpu-health",
+        "critical",
+        "gpu",
+        ">=",
+        "stall_min_samples",
+        300,
+        "0s",
+        f"{_GPU} reads 100 % busy with its SMs idle for {{{{ $values.A }}}} samples",
+        "utilization.gpu >= 90 % while GPM SM activity <= 5 %: a hung kernel or a collective waiting on a peer. "
+        "Check the job's other ranks (a straggler or a lost GPU elsewhere usually explains it), then py-spy/cuda-gdb "
+        "the process on this GPU (Processes panel); restart the job if it does not progress.",
+    ),
+    AlertRule(
+        "gpufleet-gpu-needs-recovery",
+        "GPU needs recovery",
+        "gpu-health",
+        "critical",
+        "gpu",
+        ">",
+        "0",
+        3600,
+        "0s",
+        f"{_GPU}: driver asks for {{{{ $labels.recovery_action }}}}: {{{{ $labels.step }}}}",
+        "NVML's recovery action (field 230) says what the driver needs: GPU_RESET / DRAIN_AND_RESET / BUS_RESET: "
+        "drain the GPU's jobs and reset it; NODE_REBOOT / SYSTEM_REBOOT: drain the node and reboot it; "
+        f"DRAIN_P2P: stop peer-to-peer work and let jobs finish; RECOVER_IMEX_DOMAIN: restart the IMEX daemons. {_DRAIN}",
     ),
     AlertRule(
         "gpufleet-gpu-lost",

@@ -54,6 +54,7 @@ class AlertThresholds:
     ingest_lag_s: int = 60
     power_ramp_mw_per_s: float = 10.0  # fleet power swing; utilities constrain MW/s ramps
     dead_letters_min: int = 1
+    stall_min_samples: int = 120  # samples busy (util >= 90 %) with SM activity <= 5 %: 2 min at 1 Hz
     # Facility (CDU, PDU): site-specific; calibrate against the site's CDU setpoint, rack design and PDU rating.
     coolant_supply_high_c: float = 35.0  # CDU supply into the rack (the synthetic setpoint is 26-28 °C)
     coolant_flow_low_lpm: float = 60.0  # per rack (nominal 90 L/min in the synthetic facility)

@@ -19,6 +19,7 @@ Test controls are the functions without the `nvml` prefix: `reset`, `advance`,
 - `GPUFLEET_NVML_DOUBLE_MIG`: comma-separated GPU indexes in MIG mode
 - `GPUFLEET_NVML_DOUBLE_UNSUPPORTED`: `gpu:key` pairs (`*` = every GPU; key = field id or function name)
 - `GPUFLEET_NVML_DOUBLE_XIDS`: `gpu:xid` pairs, delivered through the event set once registered
+- `GPUFLEET_NVML_DOUBLE_STALL`: comma-separated GPU indexes stalled (100 % busy, SMs ~1 % active)
 - `GPUFLEET_NVML_DOUBLE_RECOVERY`: `gpu:action` pairs: field 230 answers `action` and a
   recovery-action event is delivered once registered
 """

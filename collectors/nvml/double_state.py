@@ -106,6 +106,7 @@ class DoubleState:
         unsupported: Iterable[tuple[int | None, Key]] = (),
         xids: Iterable[tuple[int, int]] = (),
         recovery: Iterable[tuple[int, int]] = (),
+        stall: Iterable[int] = (),
         fail_init: int | None = None,
         auto_advance_s: float | None = None,
     ) -> None:
@@ -132,6 +133,8 @@ class DoubleState:
         self.by_addr: dict[int, _Device] = {}
         self.last_frame: Any = None
         self._next_advance = 0.0
+        if stalled := tuple(stall):
+            self.fleet.start_fault("stall", stalled)
         self._new_handles()
         self.advance()
 
@@ -218,10 +221,12 @@ def _env_config(env: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
 
     fail = env.get("GPUFLEET_NVML_DOUBLE_FAIL_INIT", "").strip()
     mig = env.get("GPUFLEET_NVML_DOUBLE_MIG", "").strip()
+    stall = env.get("GPUFLEET_NVML_DOUBLE_STALL", "").strip()
     return {
         "gpus": int(env.get("GPUFLEET_NVML_DOUBLE_GPUS", "8")),
         "seed": int(env.get("GPUFLEET_NVML_DOUBLE_SEED", "0")),
         "mig": [int(x) for x in mig.split(",") if x.strip()],
+        "stall": [int(x) for x in stall.split(",") if x.strip()],
         "unsupported": [(None if g == "*" else int(g), _key(k)) for g, k in pairs("GPUFLEET_NVML_DOUBLE_UNSUPPORTED")],
         "xids": [(int(g), int(x)) for g, x in pairs("GPUFLEET_NVML_DOUBLE_XIDS")],
         "recovery": [(int(g), int(a)) for g, a in pairs("GPUFLEET_NVML_DOUBLE_RECOVERY")],

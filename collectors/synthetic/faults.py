@@ -117,6 +117,12 @@ class FaultInjector:
             self._switch(window[2], window[3], False, t_s)
         return events
 
+    def start(self, kind: str, gpus: tuple[int, ...], t_s: float, ts_ms: int) -> None:
+        """Turn on a switch fault now, outside the scenario (the NVML double's test controls)."""
+        if not self._switch(kind, gpus, True, t_s):
+            raise ValueError(f"{kind!r} is not a switch fault")
+        self.truth.append(InjectedFault(kind, ts_ms, None, gpus))
+
     def _switch(self, kind: str, gpus: tuple[int, ...], on: bool, t_s: float) -> bool:
         """Turn a fault that is a state switch on or off; False if `kind` is none (an XID)."""
         idx = np.asarray(gpus, dtype=np.intp)

@@ -115,6 +115,10 @@ class SyntheticFleet:
             metrics={k: v[rows] for k, v in metrics.items()},
         )
 
+    def start_fault(self, kind: str, gpus: tuple[int, ...]) -> None:
+        """Start a switch fault (stall, straggler, power_brake, ...) on topology-local `gpus` now."""
+        self._faults.start(kind, gpus, self.ticks_done * self.interval_s, self.now_ms)
+
     def processes(self) -> list[GpuProcesses]:
         """The compute processes of every reporting node, as of the last tick."""
         last_ms = self.start_ms + round(max(self.ticks_done - 1, 0) * self.interval_s * 1000)
