@@ -76,7 +76,9 @@ def test_gpu_faults_fire_on_exactly_the_faulted_gpus(default_fleet: Fleet, fired
     # one instance per burst of each GPU (a burst ends after > 3 min without an XID), naming
     # the burst's fatal codes: exactly the bursts the injected XIDs make
     fatal = set(fatal_xids())
-    xids = sorted((f.start_ms, g, xid_code(f.kind, f.xid)) for f in fleet.fleet.truth for g in f.gpus if xid_code(f.kind, f.xid))
+    xids = sorted(
+        (f.start_ms, g, code) for f in fleet.fleet.truth for g in f.gpus if (code := xid_code(f.kind, f.xid)) is not None
+    )
     bursts: dict[int, list[tuple[int, int, set[int]]]] = {}  # gpu -> [(first, last, fatal codes)]
     for ts, gpu, code in xids:
         runs = bursts.setdefault(gpu, [])
