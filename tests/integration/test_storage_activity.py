@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from dashboards.alerts import RULES
+from dashboards.evaluate import evaluate
 from gpufleet.contract.columns import GPM_COLUMNS
 from gpufleet.contract.schema import GpuEvent, GpuProcesses
 from storage.migrations import migrate
@@ -97,6 +99,10 @@ def test_xid_bursts_end_after_three_minutes_of_silence(chdb_path: Path) -> None:
         (1, t0, t0, 1, [79], [79]),
     ]
     assert "RESTART_BM" in rows[2][6][0]
+    # the Fatal XID rule pages once per burst: GPU 0's two XID 48s are one instance
+    fatal = [r for r in RULES if r.uid == "gpufleet-fatal-xid"]
+    fired = evaluate(store, t0 + 9 * minute, rules=fatal)
+    assert sorted((i.labels["gpu"], i.labels["xid"], i.value) for i in fired) == [("0", "48", 3.0), ("1", "79", 1.0)]
 
 
 def test_processes_are_stored_per_gpu(chdb_path: Path, stored: Stored) -> None:
