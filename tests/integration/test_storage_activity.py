@@ -11,6 +11,7 @@ from dashboards.alerts import RULES
 from dashboards.evaluate import evaluate
 from gpufleet.contract.columns import GPM_COLUMNS
 from gpufleet.contract.schema import GpuEvent, GpuProcesses
+from storage import queries
 from storage.migrations import migrate
 from tests.support.storage_fixtures import Stored, new_store, rows_by_key, stored
 
@@ -114,3 +115,25 @@ def test_processes_are_stored_per_gpu(chdb_path: Path, stored: Stored) -> None:
         "SELECT pid, used_mem_mib FROM gpu_processes WHERE uuid = {uuid:String}", parameters={"uuid": first.uuid}
     ).rows
     assert rows == [(first.pid, first.used_mem_mib)]
+
+
+def test_named_queries_find_the_stalled_and_recovering_gpus(stored: Stored) -> None:
+    window = {"from_ms": stored.start_ms, "to_ms": stored.end_ms + 999}
+    topo = stored.fleet.topology
+    [stall] = [f for f in stored.fleet.truth if f.kind == "stall"]
+    stalled = queries.run(stored.store, "stalled_gpus", {**window, "min_samples": 30})
+    assert [r[3] for r in stalled.rows] == [topo.labels_of(stall.gpus[0])["uuid"]]
+    recovering = queries.run(stored.store, "recovery_gpus", window)
+    expected = {(topo.labels_of(e.gpus[0])["uuid"], 4) for e in stored.fleet.truth if e.kind == "ecc_dbe"}
+    expected |= {(topo.labels_of(e.gpus[0])["uuid"], 4) for e in stored.fleet.truth if e.kind == "xid" and e.xid == 48}
+    expected |= {(topo.labels_of(e.gpus[0])["uuid"], 2) for e in stored.fleet.truth if e.kind == "gpu_lost"}
+    expected |= {(topo.labels_of(e.gpus[0])["uuid"], 2) for e in stored.fleet.truth if e.kind == "xid" and e.xid == 79}
+    assert {(r[3], r[4]) for r in recovering.rows} == expected
+    result = queries.run(stored.store, "activity_summary", window)
+    summary = dict(zip(result.columns, result.rows[0], strict=True))
+    assert summary["gpus_stalled"] == 0  # 108 stalled samples < the default 120
+    one = queries.run(stored.store, "activity_summary", {**window, "stall_min_samples": 30})
+    assert dict(zip(one.columns, one.rows[0], strict=True))["gpus_stalled"] == 1
+    assert 0 < summary["tensor_active_pct"] < summary["sm_active_pct"] < summary["util_gpu_pct"] <= 100
+    reporting_with_action = {u for u, a in expected if a == 4}  # lost GPUs stop reporting their samples
+    assert summary["gpus_needing_recovery"] == len(reporting_with_action)
