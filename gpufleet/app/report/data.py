@@ -76,6 +76,10 @@ class ReportData:
     throttled: QueryResult
     stragglers: QueryResult
     dead_letters: QueryResult
+    activity: QueryResult  # activity_summary: fleet means, stalled and recovering GPU counts
+    stalled: QueryResult
+    recovering: QueryResult
+    xid_bursts: QueryResult
 
 
 def records(result: QueryResult) -> list[dict[str, Any]]:
@@ -146,6 +150,10 @@ def collect(store: Store, window: Window, extent: tuple[dt.datetime, dt.datetime
         throttled=queries.run(store, "report_throttled", {**w, "min_s": 1, "limit": 50}),
         stragglers=queries.run(store, "report_stragglers", {**w, "limit": 50}),
         dead_letters=queries.run(store, "report_dead_letters", {**w, "limit": 20}),
+        activity=queries.run(store, "activity_summary", w),
+        stalled=queries.run(store, "stalled_gpus", {**w, "limit": 50}),
+        recovering=queries.run(store, "recovery_gpus", w),
+        xid_bursts=queries.run(store, "xid_bursts", {**w, "limit": 100}),
     )
 
 
