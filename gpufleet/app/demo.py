@@ -30,7 +30,6 @@ from storage.base import QueryResult
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
 
-
 DEMO_STALL_SAMPLES = 10
 
 
