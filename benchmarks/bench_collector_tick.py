@@ -4,8 +4,8 @@
 
 Breakdown of one tick of an 8-GPU node:
 
-- baseline: the raw NVML calls a tick makes, issued straight to the double with no
-  collector code around them (the double's own Python cost; a real driver's is in
+- baseline: the raw NVML calls a tick makes (GPM sample and metrics included), issued
+  straight to the double with no collector code around them (the double's own Python cost; a real driver's is in
   docs/hardware/nvidia-h200.md);
 - sample: `NvmlSource.sample()` = those calls + the collector's tolerance checks and the
   `GpuFrame` it builds; the collector's own overhead is sample - baseline;
@@ -59,17 +59,19 @@ def per_tick_us(steps: dict[str, tuple[Callable[[], Any], int]], repeats: int) -
 
 
 def raw_calls(gpus: list[GpuState]) -> Callable[[], None]:
-    """The NVML calls of one tick, as the plans hold them, without the collector."""
+    """The NVML calls of one tick, as the plans hold them, without the collector (GPM included)."""
     work: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
     for gpu in gpus:
         plan = gpu.plan
         assert plan is not None
         work.append((nvml.nvmlDeviceGetFieldValues, (gpu.handle, plan.field_ids)))
         work.extend((fn, (gpu.handle, *read.args)) for _, fn, read, _ in plan.calls if fn is not None)
+    gpm_calls = raw_gpm_calls(gpus)
 
     def run() -> None:
         for fn, args in work:
             fn(*args)
+        gpm_calls()
 
     return run
 
@@ -168,7 +170,7 @@ def main() -> None:
     added = sampled - no_gpm
     print(f"{'GPM: sample() without GPM (pre-Hopper)':46s} {no_gpm:10.1f} {no_gpm / n:8.1f} {no_gpm / baseline:11.2f}")
     print(f"{'GPM: raw GPM calls alone (double)':46s} {gpm_raw:10.1f} {gpm_raw / n:8.1f} {gpm_raw / baseline:11.2f}")
-    print(f"{'GPM: added per tick (sample - without GPM)':46s} {added:10.1f} {added / n:8.1f} {added / no_gpm:11.2f}")
+    print(f"{'GPM: added per tick (sample - without GPM)':46s} {added:10.1f} {added / n:8.1f} {added / baseline:11.2f}")
     collector = (added - gpm_raw) / n
     print(f"GPM adds {100 * added / no_gpm:.0f} % to sample(); the collector's part (added - raw calls): {collector:.1f} us/GPU")
 
