@@ -71,6 +71,7 @@ class SyntheticFleet:
         self._faults = FaultInjector(self.topology, self._state, scenario, self._jobs.job >= 0, seed, run_s, start_ms, self._rng)
         self.truth: list[InjectedFault] = self._faults.truth
         self._activity_rng = np.random.default_rng([seed, 0xAC7])  # GPM noise, apart from the rest
+        self._processes = processes.NodeProcesses(self.topology, self._state, self._jobs)
 
     @property
     def failing_racks(self) -> frozenset[int]:
@@ -122,7 +123,7 @@ class SyntheticFleet:
     def processes(self) -> list[GpuProcesses]:
         """The compute processes of every reporting node, as of the last tick."""
         last_ms = self.start_ms + round(max(self.ticks_done - 1, 0) * self.interval_s * 1000)
-        return processes.node_processes(self.topology, self._state, self._jobs, last_ms)
+        return self._processes.messages(last_ms)
 
     def inventory(self, ts_ms: int | None = None) -> list[GpuInventory]:
         topo = self.topology

@@ -115,6 +115,13 @@ def test_processes_are_stored_per_gpu(chdb_path: Path, stored: Stored) -> None:
         "SELECT pid, used_mem_mib FROM gpu_processes WHERE uuid = {uuid:String}", parameters={"uuid": first.uuid}
     ).rows
     assert rows == [(first.pid, first.used_mem_mib)]
+    node = next(m.node for m in messages if m.processes)
+    window = {"from_ms": stored.start_ms, "to_ms": stored.end_ms + 999}
+    per_node = queries.run(stored.store, "gpu_processes", {"node": node, **window})
+    expected = sorted((p.gpu_index, p.pid) for m in messages if m.node == node for p in m.processes)
+    assert sorted((r[1], r[3]) for r in per_node.rows) == expected
+    one = queries.run(stored.store, "gpu_processes", {"node": node, "gpu_index": expected[0][0], **window})
+    assert [(r[1], r[3]) for r in one.rows] == [expected[0]]
 
 
 def test_named_queries_find_the_stalled_and_recovering_gpus(stored: Stored) -> None:
