@@ -4,14 +4,18 @@
 
 Breakdown of one tick of an 8-GPU node:
 
-- baseline: the raw NVML calls a tick makes, issued straight to the double with no
-  collector code around them (the double's own Python cost; a real driver's is in
+- baseline: the raw NVML calls a tick makes (GPM sample and metrics included), issued
+  straight to the double with no collector code around them (the double's own Python cost; a real driver's is in
   docs/hardware/nvidia-h200.md);
 - sample: `NvmlSource.sample()` = those calls + the collector's tolerance checks and the
   `GpuFrame` it builds; the collector's own overhead is sample - baseline;
 - message: `node_samples_from_frame` (frame -> `NodeSample`, what a transport publishes);
 - encode: `NodeSample.model_dump_json()` (the JSON line / Kafka value);
-- slow reads: the refresher's sweep (energy, PCIe throughput), once per interval, off the tick.
+- slow reads: the refresher's sweep (energy, PCIe throughput), once per interval, off the tick;
+- GPM (issue 15): `sample()` with and without each GPU's GPM sample and metrics, and the raw
+  GPM calls (`nvmlGpmSampleGet` + `nvmlGpmMetricsGet` of 13 metrics per GPU) alone. The
+  100 ms minimum between two GPM samples of a GPU is waived here (ticks run back to back;
+  at 1 Hz it never waits).
 
 Target (issue 3): collector overhead + message + encode <= 50 us per GPU-sample.
 """
@@ -27,6 +31,7 @@ from typing import Any
 
 import collectors.nvml.double as nvml
 from collectors.base import SourceConfig
+from collectors.nvml import gpm
 from collectors.nvml.sampler import GpuState
 from collectors.nvml.source import NvmlSource
 from gpufleet.contract.frame import node_samples_from_frame
@@ -54,17 +59,48 @@ def per_tick_us(steps: dict[str, tuple[Callable[[], Any], int]], repeats: int) -
 
 
 def raw_calls(gpus: list[GpuState]) -> Callable[[], None]:
-    """The NVML calls of one tick, as the plans hold them, without the collector."""
+    """The NVML calls of one tick, as the plans hold them, without the collector (GPM included)."""
     work: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
     for gpu in gpus:
         plan = gpu.plan
         assert plan is not None
         work.append((nvml.nvmlDeviceGetFieldValues, (gpu.handle, plan.field_ids)))
         work.extend((fn, (gpu.handle, *read.args)) for _, fn, read, _ in plan.calls if fn is not None)
+    gpm_calls = raw_gpm_calls(gpus)
 
     def run() -> None:
         for fn, args in work:
             fn(*args)
+        gpm_calls()
+
+    return run
+
+
+def raw_gpm_calls(gpus: list[GpuState]) -> Callable[[], None]:
+    """One tick's GPM calls straight to the double: a sample per GPU and the metrics between two."""
+    work = [(gpu.handle, g.samples, g.request) for gpu in gpus if (g := gpu.gpm) is not None]
+
+    def run() -> None:
+        for handle, samples, request in work:
+            nvml.nvmlGpmSampleGet(handle, samples[1])
+            request.sample1, request.sample2 = samples[0], samples[1]
+            nvml.nvmlGpmMetricsGet(request)
+
+    return run
+
+
+def without_gpm(source: NvmlSource, sample: Callable[[], Any]) -> Callable[[], Any]:
+    """`sample()` with every GPU's GPM switched off for the call (as on a pre-Hopper GPU)."""
+
+    def run() -> Any:
+        saved = [g.gpm for g in source.gpus]
+        for g in source.gpus:
+            g.gpm = None
+        try:
+            return sample()
+        finally:
+            for g, state in zip(source.gpus, saved, strict=True):
+                g.gpm = state
 
     return run
 
@@ -77,6 +113,7 @@ def main() -> None:
     args = parser.parse_args()
 
     nvml.reset(gpus=args.gpus)
+    gpm.MIN_INTERVAL_S = 0.0  # back-to-back ticks; a 1 Hz collector never waits
     source = NvmlSource(SourceConfig(kind="nvml", nvml_module="collectors.nvml.double", interval_s=3600.0))
     source.open(lambda e: None)
     try:
@@ -99,10 +136,13 @@ def main() -> None:
                 "build": (lambda: node_samples_from_frame(frame), chunk),
                 "encode": (message.model_dump_json, chunk),
                 "slow": (refresher.refresh, max(1, chunk // 10)),
+                "no_gpm": (without_gpm(source, sample), chunk),
+                "gpm_raw": (raw_gpm_calls(source.gpus), chunk),
             },
             args.repeats,
         )
         baseline, sampled, build, encode, slow = (best[k] for k in ("baseline", "sample", "build", "encode", "slow"))
+        no_gpm, gpm_raw = best["no_gpm"], best["gpm_raw"]
     finally:
         source.close()
 
@@ -127,6 +167,12 @@ def main() -> None:
     print(f"{'collector overhead + message + encode':46s} {total:10.1f} {total / n:8.1f} {total / baseline:11.2f}")
     print(f"target <= {TARGET_US:.0f} us per GPU-sample: {verdict} ({total / n:.1f} us)")
     print(f"at 1 Hz: {(total + slow) / 1e4:.4f} % of one core for the node, slow reads included")
+    added = sampled - no_gpm
+    print(f"{'GPM: sample() without GPM (pre-Hopper)':46s} {no_gpm:10.1f} {no_gpm / n:8.1f} {no_gpm / baseline:11.2f}")
+    print(f"{'GPM: raw GPM calls alone (double)':46s} {gpm_raw:10.1f} {gpm_raw / n:8.1f} {gpm_raw / baseline:11.2f}")
+    print(f"{'GPM: added per tick (sample - without GPM)':46s} {added:10.1f} {added / n:8.1f} {added / baseline:11.2f}")
+    collector = (added - gpm_raw) / n
+    print(f"GPM adds {100 * added / no_gpm:.0f} % to sample(); the collector's part (added - raw calls): {collector:.1f} us/GPU")
 
 
 if __name__ == "__main__":

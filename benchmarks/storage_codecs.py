@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from storage_fleet import filled_store, flags
 
-from gpufleet.contract.columns import METRIC_COLUMNS
+from gpufleet.contract.columns import GPM_PCT_COLUMNS, METRIC_COLUMNS
 from gpufleet.contract.errors import StoreError
 from storage.clickhouse import ClickHouseStore
 
@@ -32,12 +32,16 @@ CANDIDATES: dict[str, str] = {
 
 
 def columns_to_measure() -> list[tuple[str, str, str]]:
-    """(name, type, source expression) for ts, the jittered ts and every metric."""
+    """(name, type, source expression) for ts, the jittered ts and every metric; for the GPM
+    percentages also as Float32 with NVML's sub-percent digits (whole percent plus a
+    deterministic fraction in [-0.5, 0.5)), the alternative to whole-percent UInt8."""
     out = [
         ("ts", "DateTime64(3, 'UTC')", "ts"),
         ("ts_jitter", "DateTime64(3, 'UTC')", "ts + toIntervalMillisecond(cityHash64(node, gpu_index, ts) % 25)"),
     ]
     out += [(m.name, f"Nullable({m.ch_type})", m.name) for m in METRIC_COLUMNS]
+    fraction = "(cityHash64(node, gpu_index, ts) % 100) / 100 - 0.5"
+    out += [(f"{c}_f32", "Nullable(Float32)", f"toFloat32(greatest({c} + {fraction}, 0))") for c in GPM_PCT_COLUMNS]
     return out
 
 
@@ -75,7 +79,10 @@ def measure_column(store: ClickHouseStore, name: str, ch_type: str, source: str)
 
 
 def main() -> None:
-    args = flags(__doc__, gpus=1024, hours=1.0).parse_args()
+    parser = flags(__doc__, gpus=1024, hours=1.0)
+    parser.add_argument("--only", default="", help="comma-separated prefixes of the columns to measure (default: all)")
+    args = parser.parse_args()
+    only = tuple(p for p in args.only.split(",") if p)
     store, rows, _, wall_s = filled_store("codecs", args.gpus, args.hours, schema="v1")
     print(f"{rows:,} rows ({args.gpus:,} GPUs x {args.hours} h at 1 Hz) generated and stored in {wall_s:.0f} s")
     labels = list(CANDIDATES)
@@ -83,6 +90,8 @@ def main() -> None:
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for name, ch_type, source in columns_to_measure():
+        if only and not name.startswith(only):
+            continue
         result = measure_column(store, name, ch_type, source)
         valid = {k: v for k, v in result.items() if v is not None}
         best = min(valid, key=lambda k: valid[k])

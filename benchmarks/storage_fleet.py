@@ -32,9 +32,17 @@ def open_store(prefix: str) -> ClickHouseStore:
 
 
 def apply_v1(store: ClickHouseStore, raw_ttl_days: int = 14) -> None:
-    """Only schema v1 (001): the raw tables without codecs changes, rollups or views."""
+    """Schema v1 (001): the raw tables without codec changes, rollups or views; plus the raw
+    columns later migrations added (012's GPM activity and recovery action), which today's
+    writer fills, with 012's codecs."""
     for statement in available()[0].statements({"raw_ttl_days": str(raw_ttl_days)}):
         store.command(statement)
+    for migration in available():
+        for statement in migration.statements({"raw_ttl_days": str(raw_ttl_days)}):
+            if migration.version > 1 and statement.startswith(
+                ("ALTER TABLE gpu_samples ADD", "ALTER TABLE gpu_samples\n    ADD")
+            ):
+                store.command(statement)
 
 
 def frames(gpus: int, seconds: int, seed: int = 1, batch_ticks: int = TICKS_PER_BATCH) -> Iterator[GpuFrame]:

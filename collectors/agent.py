@@ -1,7 +1,10 @@
 """The collector agent: every interval, sample the source and publish the frame.
 
-Events (XIDs, GPUs lost) are published from the source's callback as they happen, not at
-the next tick. The agent keeps its own schedule: when a tick takes longer than the
+Events (XIDs, GPUs lost, recovery actions) are published from the source's callback as
+they happen, not at the next tick. The processes on each GPU go out every
+`processes_interval_s` (5 s by default, and on the first tick), not with every sample:
+they change when jobs start and stop, and one row per process per second would outweigh
+the samples. The agent keeps its own schedule: when a tick takes longer than the
 interval it does not try to catch up with a burst, it starts the next one on time.
 """
 
@@ -15,7 +18,7 @@ from typing import Protocol
 
 from collectors.base import Source
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 
 
 class Publisher(Protocol):
@@ -28,6 +31,8 @@ class Publisher(Protocol):
     def publish_inventory(self, inventory: Sequence[GpuInventory]) -> None: ...
 
     def publish_facility(self, readings: Sequence[FacilitySample]) -> None: ...
+
+    def publish_processes(self, processes: Sequence[GpuProcesses]) -> None: ...
 
 
 class FacilitySource(Protocol):
@@ -59,8 +64,10 @@ class Agent:
         interval_s: float = 1.0,
         speed: float = 1.0,
         facility: FacilitySource | None = None,
+        processes_interval_s: float = 5.0,
     ) -> None:
         self.source = source
+        self.processes_every = max(1, round(processes_interval_s / interval_s))  # in ticks
         self.facility = facility
         self.publisher = publisher
         self.interval_s = interval_s
@@ -87,6 +94,8 @@ class Agent:
                 ts_ms = start_ms + round(tick * self.interval_s * 1000)
                 frame = self.source.sample(ts_ms)
                 self.publisher.publish_samples(frame)
+                if tick % self.processes_every == 0:
+                    self.publisher.publish_processes(self.source.processes(ts_ms))
                 if self.facility is not None:
                     self.publisher.publish_facility(self.facility.sample(ts_ms))
                 self.stats.ticks += 1

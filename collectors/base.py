@@ -16,7 +16,7 @@ from typing import Protocol
 
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.registry import lookup, make_registry
-from gpufleet.contract.schema import GpuEvent, GpuInventory
+from gpufleet.contract.schema import GpuEvent, GpuInventory, GpuProcesses
 
 EventCallback = Callable[[GpuEvent], None]
 
@@ -34,6 +34,11 @@ class Source(Protocol):
     def inventory(self) -> list[GpuInventory]: ...
 
     def sample(self, ts_ms: int) -> GpuFrame: ...
+
+    def processes(self, ts_ms: int) -> list[GpuProcesses]:
+        """The compute processes on each GPU now, one message per node; a GPU that cannot
+        be asked is left out of the message's `gpus`."""
+        ...
 
     def close(self) -> None: ...
 

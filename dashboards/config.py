@@ -56,6 +56,7 @@ class AlertThresholds:
     dead_letters_min: int = 1
     job_idle_pct: float = 5.0  # a job's GPU below this utilization in a minute is not working
     job_stalled_minutes: int = 10  # minutes in which none of a running job's GPUs worked
+    stall_min_samples: int = 120  # samples busy (util >= 90 %) with SM activity <= 5 %: 2 min at 1 Hz
     # Facility (CDU, PDU): site-specific; calibrate against the site's CDU setpoint, rack design and PDU rating.
     coolant_supply_high_c: float = 35.0  # CDU supply into the rack (the synthetic setpoint is 26-28 °C)
     coolant_flow_low_lpm: float = 60.0  # per rack (nominal 90 L/min in the synthetic facility)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from dashboards.config import AlertThresholds
 from dashboards.sql import alert_sql
+from gpufleet.contract.recovery import RECOVERY_ACTIONS
 from gpufleet.contract.xids import fatal_xids
 
 # What one instance is about; its labels: gpu (cluster, node, gpu), node (cluster, node),
@@ -59,7 +60,11 @@ class AlertRule:
         return float(self.threshold if value is None else value)
 
     def sql(self, thresholds: AlertThresholds) -> str:
-        values: dict[str, object] = {**thresholds.placeholders(), "fatal_xids": ", ".join(map(str, fatal_xids()))}
+        values: dict[str, object] = {
+            **thresholds.placeholders(),
+            "fatal_xids": ", ".join(map(str, fatal_xids())),
+            **_recovery_placeholders(),
+        }
         return alert_sql(self.sql_name).render(values)
 
     def condition(self, thresholds: AlertThresholds) -> str:
@@ -67,6 +72,20 @@ class AlertRule:
 
     def fires(self, value: float, thresholds: AlertThresholds) -> bool:
         return OPS[self.op](value, self.threshold_value(thresholds))
+
+
+def _recovery_placeholders() -> dict[str, str]:
+    """NVML recovery-action codes with their names and runbook steps, as SQL array items."""
+    actions = list(RECOVERY_ACTIONS.values())
+
+    def quoted(texts: list[str]) -> str:
+        return ", ".join("'" + t.replace("\\", "\\\\").replace("'", "\\'") + "'" for t in texts)
+
+    return {
+        "recovery_codes": ", ".join(str(a.code) for a in actions),
+        "recovery_names": quoted([a.name for a in actions]),
+        "recovery_steps": quoted([a.runbook for a in actions]),
+    }
 
 
 def number(value: float) -> str:

@@ -40,6 +40,7 @@ class IngestStats:
     inventory: int = 0
     facility: int = 0
     jobs: int = 0
+    processes: int = 0  # process messages (one per node every few seconds)
     dead_letters: int = 0
     duplicate_messages: int = 0  # node messages dropped as repeats of stored ones
     duplicate_rows: int = 0
@@ -130,6 +131,7 @@ class Ingest:
         self.store.insert_dead_letters(delivery.dead_letters, f"{token}:dead")
         self.store.insert_facility(delivery.facility, f"{token}:facility")
         self.store.insert_jobs(delivery.jobs, f"{token}:jobs")
+        self.store.insert_processes(delivery.processes, f"{token}:processes")
         self.stats.insert_s += time.monotonic() - started
 
     def _count(self, delivery: Delivery, repeats: Repeats) -> None:
@@ -144,6 +146,7 @@ class Ingest:
         s.inventory += len(delivery.inventory)
         s.facility += len(delivery.facility)
         s.jobs += len(delivery.jobs)
+        s.processes += len(delivery.processes)
         s.dead_letters += len(delivery.dead_letters)
         if delivery.published_at_s:
             s.freshness_s = time.time() - delivery.published_at_s

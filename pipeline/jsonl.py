@@ -12,7 +12,7 @@ from typing import TextIO
 
 from gpufleet.contract.frame import GpuFrame, node_samples_from_frame
 from gpufleet.contract.jobs import JobAssignment
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 
 
 class JsonLinesTransport:
@@ -27,9 +27,13 @@ class JsonLinesTransport:
         inventory: bool = True,
         facility: bool = True,
         jobs: bool = True,
+        processes: bool = True,
     ) -> None:
         self.stream = stream
-        self._kinds = {"samples": samples, "events": events, "inventory": inventory, "facility": facility, "jobs": jobs}
+        self._kinds = {
+            "samples": samples, "events": events, "inventory": inventory, "facility": facility, "jobs": jobs,
+            "processes": processes,
+        }  # fmt: skip
         self._lock = threading.Lock()  # events arrive from the source's thread
 
     def _write(self, lines: list[str]) -> None:
@@ -57,6 +61,9 @@ class JsonLinesTransport:
     def publish_jobs(self, jobs: Sequence[JobAssignment]) -> None:
         if self._kinds["jobs"]:
             self._write([j.model_dump_json() for j in jobs])
+    def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
+        if self._kinds["processes"]:
+            self._write([p.model_dump_json() for p in processes])
 
     def flush(self, timeout_s: float) -> None:
         with self._lock:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from gpufleet.contract.frame import GpuFrame, check_frame
 from gpufleet.contract.jobs import JobAssignment
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 from pipeline.transport import Delivery
 from storage.base import DeadLetter
 
@@ -32,6 +32,7 @@ class _Entry:
     inventory: Sequence[GpuInventory] = ()
     facility: Sequence[FacilitySample] = ()
     jobs: Sequence[JobAssignment] = ()
+    processes: Sequence[GpuProcesses] = ()
 
 
 class MemoryBroker:
@@ -79,6 +80,10 @@ class MemoryBroker:
         if jobs:
             with self._cond:
                 self._append(_Entry(next(self._offsets), time.time(), jobs=tuple(jobs)))
+    def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
+        if processes:
+            with self._cond:
+                self._append(_Entry(next(self._offsets), time.time(), processes=tuple(processes)))
 
     def _append(self, entry: _Entry) -> None:
         self._log.append(entry)
@@ -151,6 +156,7 @@ def _deliver(batch: list[_Entry], run_id: str) -> Delivery:
         inventory=[i for entry in batch for i in entry.inventory],
         facility=[r for entry in batch for r in entry.facility],
         jobs=[j for entry in batch for j in entry.jobs],
+        processes=[p for entry in batch for p in entry.processes],
         dead_letters=dead,
         token=f"memory:{run_id}:{first}-{last}",
         position=last,

@@ -18,7 +18,7 @@ from gpufleet.contract.registry import lookup, make_registry
 from gpufleet.contract.settings import KafkaSettings
 from pipeline.transport import Transport
 
-MESSAGE_KINDS = frozenset({"samples", "events", "inventory", "facility", "jobs"})
+MESSAGE_KINDS = frozenset({"samples", "events", "inventory", "facility", "jobs", "processes"})
 
 
 @dataclass(frozen=True, slots=True)

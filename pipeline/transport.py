@@ -15,7 +15,7 @@ from typing import Protocol
 
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 from storage.base import DeadLetter
 
 
@@ -32,6 +32,7 @@ class Transport(Protocol):
     def publish_facility(self, readings: Sequence[FacilitySample]) -> None: ...
 
     def publish_jobs(self, jobs: Sequence[JobAssignment]) -> None: ...
+    def publish_processes(self, processes: Sequence[GpuProcesses]) -> None: ...
 
     def flush(self, timeout_s: float) -> None: ...
 
@@ -59,6 +60,7 @@ class Delivery:
     position: object = None
     messages: int = 0
     published_at_s: float = 0.0
+    processes: list[GpuProcesses] = field(default_factory=list)
 
 
 class Subscription(Protocol):

@@ -23,13 +23,15 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from gpufleet.contract.errors import ConfigError, StoreError, TransientError
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 from storage.base import DeadLetter, QueryResult
 from storage.datadir import lock_data_dir
 from storage.native import encode_frame, frame_column_names
 
 SAMPLES_TABLE = "gpu_samples"
-EVENT_COLUMNS = ("ts", "cluster", "hall", "row", "rack", "node", "gpu_index", "uuid", "kind", "xid", "severity", "detail")
+EVENT_COLUMNS = (
+    "ts", "cluster", "hall", "row", "rack", "node", "gpu_index", "uuid", "kind", "xid", "severity", "detail", "recovery_action",
+)  # fmt: skip
 INVENTORY_COLUMNS = (
     "ts", "cluster", "hall", "row", "rack", "node", "gpu_index", "uuid", "serial", "model", "pci_bus_id",
     "driver_version", "cuda_version", "vbios_version", "mem_total_mib", "power_limit_default_mw",
@@ -40,6 +42,10 @@ FACILITY_COLUMNS = ("ts", "site", "hall", "rack", "sensor", "value")
 JOB_COLUMNS = (
     "ts", "cluster", "node", "job_id", "phase", "source", "user", "account", "partition", "name",
     "gpu_indices", "uuids", "state", "exit_code", "start_ts",
+)  # fmt: skip
+PROCESS_COLUMNS = (
+    "ts", "cluster", "hall", "row", "rack", "node", "gpu_index", "uuid", "pid", "used_mem_mib", "gpu_instance_id",
+    "compute_instance_id",
 )  # fmt: skip
 # Each insert into gpu_samples feeds seven rollup views; run them on parallel threads rather
 # than one after another (1.5× on 2 cores, measured: docs/benchmarks.md). Deduplication of
@@ -104,7 +110,21 @@ class ClickHouseStore:
 
     def insert_events(self, events: Sequence[GpuEvent], dedup_token: str) -> int:
         rows = [
-            (e.ts_ms, e.cluster, e.hall, e.row, e.rack, e.node, e.gpu_index, e.uuid, e.kind, e.xid, e.severity, e.detail)
+            (
+                e.ts_ms,
+                e.cluster,
+                e.hall,
+                e.row,
+                e.rack,
+                e.node,
+                e.gpu_index,
+                e.uuid,
+                e.kind,
+                e.xid,
+                e.severity,
+                e.detail,
+                e.recovery_action,
+            )
             for e in events
         ]
         return self._insert_rows("gpu_events", EVENT_COLUMNS, rows, dedup_token)
@@ -138,6 +158,16 @@ class ClickHouseStore:
             for j in jobs
         ]  # fmt: skip
         return self._insert_rows("job_assignments", JOB_COLUMNS, rows, dedup_token)
+
+    def insert_processes(self, processes: Sequence[GpuProcesses], dedup_token: str) -> int:
+        """One row per process per GPU per message (a GPU that ran none adds no row)."""
+        rows = [
+            (m.ts_ms, m.cluster, m.hall, m.row, m.rack, m.node, p.gpu_index, p.uuid, p.pid, p.used_mem_mib,
+             p.gpu_instance_id, p.compute_instance_id)
+            for m in processes
+            for p in m.processes
+        ]  # fmt: skip
+        return self._insert_rows("gpu_processes", PROCESS_COLUMNS, rows, dedup_token)
 
     def _insert_rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str) -> int:
         if not rows:

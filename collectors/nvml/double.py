@@ -10,19 +10,23 @@ model produced. Select it with `SourceConfig(nvml_module="collectors.nvml.double
 `gpufleet collect --source nvml --nvml-module collectors.nvml.double`.
 
 Test controls are the functions without the `nvml` prefix: `reset`, `advance`,
-`set_unsupported`, `set_supported`, `fail_next`, `lose_gpu`, `inject_xid`, `fail_init`,
-`driver_reload`, `calls`, `reset_to_env`. A fresh process (the CLI) is configured from environment
-variables, read when the double is first used:
+`set_unsupported`, `set_supported`, `fail_next`, `lose_gpu`, `inject_xid`,
+`set_recovery_action`, `fail_init`, `driver_reload`, `calls`, `reset_to_env`. A fresh process
+(the CLI) is configured from environment variables, read when the double is first used:
 
 - `GPUFLEET_NVML_DOUBLE_FAIL_INIT`: nvmlInit fails with this error (`DRIVER_NOT_LOADED` or `9`)
 - `GPUFLEET_NVML_DOUBLE_GPUS`, `GPUFLEET_NVML_DOUBLE_SEED`: fleet size (8) and seed (0)
 - `GPUFLEET_NVML_DOUBLE_MIG`: comma-separated GPU indexes in MIG mode
 - `GPUFLEET_NVML_DOUBLE_UNSUPPORTED`: `gpu:key` pairs (`*` = every GPU; key = field id or function name)
 - `GPUFLEET_NVML_DOUBLE_XIDS`: `gpu:xid` pairs, delivered through the event set once registered
+- `GPUFLEET_NVML_DOUBLE_STALL`: comma-separated GPU indexes stalled (100 % busy, SMs ~1 % active)
+- `GPUFLEET_NVML_DOUBLE_RECOVERY`: `gpu:action` pairs: field 230 answers `action` and a
+  recovery-action event is delivered once registered
 """
 
 from collectors.nvml.double_abi import *  # noqa: F403 - constants, errors, structures
 from collectors.nvml.double_device import *  # noqa: F403 - the nvml* functions
+from collectors.nvml.double_gpm import *  # noqa: F403 - GPM, processes, recovery-action constants
 
 # test controls, re-exported (`X as X`) so type checkers see them as this module's
 from collectors.nvml.double_state import DoubleState as DoubleState  # noqa: PLC0414
@@ -35,6 +39,7 @@ from collectors.nvml.double_state import inject_xid as inject_xid  # noqa: PLC04
 from collectors.nvml.double_state import lose_gpu as lose_gpu  # noqa: PLC0414
 from collectors.nvml.double_state import reset as reset  # noqa: PLC0414
 from collectors.nvml.double_state import reset_to_env as reset_to_env  # noqa: PLC0414
+from collectors.nvml.double_state import set_recovery_action as set_recovery_action  # noqa: PLC0414
 from collectors.nvml.double_state import set_supported as set_supported  # noqa: PLC0414
 from collectors.nvml.double_state import set_unsupported as set_unsupported  # noqa: PLC0414
 from collectors.nvml.double_state import state as state  # noqa: PLC0414

@@ -34,7 +34,6 @@ from collectors.nvml.double_abi import (
     c_nvmlMemory_t,
     c_nvmlMemory_v2_t,
     c_nvmlUtilization_t,
-    nvmlEventTypeXidCriticalError,
     nvmlPciInfo_t,
     struct_c_nvmlEventSet_t,
 )
@@ -308,12 +307,11 @@ def nvmlDeviceRegisterEvents(handle: Any, eventTypes: int, eventSet: Any) -> Non
     with st.cond:
         dev = st.device(handle, "nvmlDeviceRegisterEvents")
         es = st.event_set(eventSet)
-        if eventTypes & nvmlEventTypeXidCriticalError:
-            es.devices.add(dev.index)
-            for pending in [p for p in st.pending_xids if p[0] == dev.index]:
-                st.pending_xids.remove(pending)
-                es.queue.append(pending)
-            st.cond.notify_all()
+        es.devices[dev.index] = es.devices.get(dev.index, 0) | (eventTypes & EVENT_TYPES)
+        for pending in [p for p in st.pending_events if p[0] == dev.index and p[1] & eventTypes]:
+            st.pending_events.remove(pending)
+            es.queue.append(pending)
+        st.cond.notify_all()
 
 
 def nvmlEventSetWait_v2(eventSet: Any, timeoutms: int) -> Any:
@@ -329,11 +327,11 @@ def nvmlEventSetWait_v2(eventSet: Any, timeoutms: int) -> Any:
             if remaining <= 0:
                 raise NVMLError(NVML_ERROR_TIMEOUT)
             st.cond.wait(remaining)
-        gpu, xid = es.queue.popleft()
+        gpu, event_type, event_data = es.queue.popleft()
         data = c_nvmlEventData_t()
         data.device = st.devices[gpu].handle
-        data.eventType = nvmlEventTypeXidCriticalError
-        data.eventData = xid
+        data.eventType = event_type
+        data.eventData = event_data
         data.gpuInstanceId = 0xFFFFFFFF
         data.computeInstanceId = 0xFFFFFFFF
         return data

@@ -30,6 +30,8 @@ from collectors.nvml.double_abi import (
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 
+EVENT_RECOVERY_ACTION = 0x8000  # nvmlEventTypeGpuRecoveryAction
+
 MIB = 1 << 20
 ALL_LINKS = 0xFFFFFFFF
 NVLINKS = 18
@@ -54,6 +56,7 @@ FIELDS: dict[int, tuple[int, str | None]] = {
     143: (ULL, "remapped_rows_uncorrectable"),
     144: (ULL, "remap_pending"),
     145: (ULL, "remap_failure"),
+    230: (UI, "recovery_action"),
 }
 # NVML answers neither on a MIG-enabled GPU (utilization; row remapping with active instances)
 MIG_UNSUPPORTED: frozenset[int | str] = frozenset(
@@ -65,6 +68,7 @@ EVENT_TYPES = (
     | nvmlEventTypePState
     | nvmlEventTypeXidCriticalError
     | nvmlEventTypeClock
+    | EVENT_RECOVERY_ACTION
 )
 Key = int | str  # a field id or a function name
 
@@ -79,6 +83,7 @@ class _Device:
     struct: Any = None
     handle: Any = None
     values: dict[str, int] = field(default_factory=dict)
+    recovery_action: int | None = None  # set by a test: field 230 answers this, not the fleet's
 
 
 @dataclass(slots=True)
@@ -86,8 +91,8 @@ class _EventSet:
     struct: Any
     handle: Any
     generation: int
-    devices: set[int] = field(default_factory=set)
-    queue: deque[tuple[int, int]] = field(default_factory=deque)
+    devices: dict[int, int] = field(default_factory=dict)  # gpu -> registered event types
+    queue: deque[tuple[int, int, int]] = field(default_factory=deque)  # (gpu, event type, event data)
 
 
 class DoubleState:
@@ -100,6 +105,8 @@ class DoubleState:
         mig: Iterable[int] = (),
         unsupported: Iterable[tuple[int | None, Key]] = (),
         xids: Iterable[tuple[int, int]] = (),
+        recovery: Iterable[tuple[int, int]] = (),
+        stall: Iterable[int] = (),
         fail_init: int | None = None,
         auto_advance_s: float | None = None,
     ) -> None:
@@ -119,10 +126,15 @@ class DoubleState:
         self.failures: dict[tuple[int, Key], deque[int]] = {}
         self.calls: Counter[tuple[int, Key]] = Counter()
         self.event_sets: dict[int, _EventSet] = {}
-        self.pending_xids: list[tuple[int, int]] = list(xids)
+        self.pending_events: list[tuple[int, int, int]] = [(g, nvmlEventTypeXidCriticalError, x) for g, x in xids]
+        for gpu, action in recovery:
+            self.devices[gpu].recovery_action = action
+            self.pending_events.append((gpu, EVENT_RECOVERY_ACTION, 0))
         self.by_addr: dict[int, _Device] = {}
         self.last_frame: Any = None
         self._next_advance = 0.0
+        if stalled := tuple(stall):
+            self.fleet.start_fault("stall", stalled)
         self._new_handles()
         self.advance()
 
@@ -144,6 +156,8 @@ class DoubleState:
                 r = rows.get(dev.index)
                 if r is not None:
                     dev.values = {name: int(v[r]) for name, v in columns.items()}
+                    if dev.recovery_action is not None:
+                        dev.values["recovery_action"] = dev.recovery_action
             self.last_frame = frame
             self._next_advance = time.monotonic() + (self.auto_advance_s or 0.0)
             return frame
@@ -207,12 +221,15 @@ def _env_config(env: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
 
     fail = env.get("GPUFLEET_NVML_DOUBLE_FAIL_INIT", "").strip()
     mig = env.get("GPUFLEET_NVML_DOUBLE_MIG", "").strip()
+    stall = env.get("GPUFLEET_NVML_DOUBLE_STALL", "").strip()
     return {
         "gpus": int(env.get("GPUFLEET_NVML_DOUBLE_GPUS", "8")),
         "seed": int(env.get("GPUFLEET_NVML_DOUBLE_SEED", "0")),
         "mig": [int(x) for x in mig.split(",") if x.strip()],
+        "stall": [int(x) for x in stall.split(",") if x.strip()],
         "unsupported": [(None if g == "*" else int(g), _key(k)) for g, k in pairs("GPUFLEET_NVML_DOUBLE_UNSUPPORTED")],
         "xids": [(int(g), int(x)) for g, x in pairs("GPUFLEET_NVML_DOUBLE_XIDS")],
+        "recovery": [(int(g), int(a)) for g, a in pairs("GPUFLEET_NVML_DOUBLE_RECOVERY")],
         "fail_init": (_error_code(fail) if fail else None),
     }
 
@@ -284,13 +301,28 @@ def lose_gpu(gpu: int, xid: bool = True) -> None:
 
 def inject_xid(gpu: int, xid: int) -> None:
     """Deliver an XID through every event set `gpu` is registered in (or once it registers)."""
+    _deliver(gpu, nvmlEventTypeXidCriticalError, xid)
+
+
+def set_recovery_action(gpu: int, action: int) -> None:
+    """The driver asks for `action` on `gpu`: field 230 answers it from now on and a
+    recovery-action event (data 0, as nvml.h documents) is delivered."""
+    st = state()
+    with st.lock:
+        dev = st.devices[gpu]
+        dev.recovery_action = action
+        dev.values["recovery_action"] = action
+    _deliver(gpu, EVENT_RECOVERY_ACTION, 0)
+
+
+def _deliver(gpu: int, event_type: int, data: int) -> None:
     st = state()
     with st.cond:
-        sets = [es for es in st.event_sets.values() if gpu in es.devices]
+        sets = [es for es in st.event_sets.values() if es.devices.get(gpu, 0) & event_type]
         for es in sets:
-            es.queue.append((gpu, xid))
+            es.queue.append((gpu, event_type, data))
         if not sets:
-            st.pending_xids.append((gpu, xid))
+            st.pending_events.append((gpu, event_type, data))
         st.cond.notify_all()
 
 

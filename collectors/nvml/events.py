@@ -1,5 +1,8 @@
 """XIDs as they happen: a thread blocked in `nvmlEventSetWait`, one event per XID.
 
+The same thread receives the driver's recovery-action events (0x8000), where the driver
+has them, and hands them to `on_recovery`, which reads the action (field 230).
+
 dcgm-exporter exposes the last XID as a gauge, which hides repeats and never resets
 (its issues #190, #500). Here every critical-XID event NVML delivers becomes its own
 `GpuEvent`, handed to the agent's callback from this thread the moment it arrives, with
@@ -21,9 +24,11 @@ from collectors.nvml.sampler import GpuState
 log = logging.getLogger(__name__)
 
 EVENT_TYPE_XID_CRITICAL_ERROR = 0x8  # nvmlEventTypeXidCriticalError
+EVENT_TYPE_GPU_RECOVERY_ACTION = 0x8000  # nvmlEventTypeGpuRecoveryAction (driver r570+)
 WAIT_TIMEOUT_MS = 200
 
 XidHandler = Callable[[GpuState | None, int, int], None]  # (gpu, xid, ts_ms)
+RecoveryHandler = Callable[[GpuState, int], None]  # (gpu, ts_ms): the driver changed its recovery action
 
 
 class XidListener:
@@ -36,9 +41,17 @@ class XidListener:
         timeout_ms: longest single wait; bounds how long `stop()` takes.
     """
 
-    def __init__(self, lib: NvmlLib, gpus: Sequence[GpuState], on_xid: XidHandler, timeout_ms: int = WAIT_TIMEOUT_MS) -> None:
+    def __init__(
+        self,
+        lib: NvmlLib,
+        gpus: Sequence[GpuState],
+        on_xid: XidHandler,
+        timeout_ms: int = WAIT_TIMEOUT_MS,
+        on_recovery: RecoveryHandler | None = None,
+    ) -> None:
         self.lib = lib
         self.on_xid = on_xid
+        self.on_recovery = on_recovery
         self.timeout_ms = timeout_ms
         self.needs_reinit = False  # set when the wait says NVML lost its driver
         self.registered: list[int] = []  # gpu indexes listening for XIDs
@@ -75,7 +88,12 @@ class XidListener:
             if not supported & EVENT_TYPE_XID_CRITICAL_ERROR:
                 log.warning("gpu %d does not report XID events", gpu.index)
                 return False
-            self.lib.call("nvmlDeviceRegisterEvents", gpu.handle, EVENT_TYPE_XID_CRITICAL_ERROR, self._event_set)
+            # the recovery action beside XIDs where the driver has it (r570+); older ones
+            # still get changes from the field read each tick
+            wanted = EVENT_TYPE_XID_CRITICAL_ERROR
+            if self.on_recovery is not None:
+                wanted |= supported & EVENT_TYPE_GPU_RECOVERY_ACTION
+            self.lib.call("nvmlDeviceRegisterEvents", gpu.handle, wanted, self._event_set)
         except NvmlCallError as e:
             log.warning("gpu %d: cannot register for XID events: %s", gpu.index, e)
             return False
@@ -99,14 +117,17 @@ class XidListener:
             self._deliver(data)
 
     def _deliver(self, data: Any) -> None:
-        if not int(data.eventType) & EVENT_TYPE_XID_CRITICAL_ERROR:
-            return
+        kind = int(data.eventType)
         ts_ms = time.time_ns() // 1_000_000
         gpu = self._by_handle.get(handle_key(data.device))
         try:
-            self.on_xid(gpu, int(data.eventData), ts_ms)
-        except Exception:  # a failing callback must not end XID delivery for the node
-            log.exception("XID event callback failed")
+            if kind & EVENT_TYPE_XID_CRITICAL_ERROR:
+                self.on_xid(gpu, int(data.eventData), ts_ms)
+            elif kind & EVENT_TYPE_GPU_RECOVERY_ACTION and gpu is not None and self.on_recovery is not None:
+                # eventData is 0 for non-XID events (nvml.h): the action itself is field 230
+                self.on_recovery(gpu, ts_ms)
+        except Exception:  # a failing callback must not end event delivery for the node
+            log.exception("NVML event callback failed")
 
     def stop(self) -> None:
         """Stop waiting and free the event set; safe to call more than once."""

@@ -5,7 +5,8 @@ Each entry is one read: either a group of field IDs answered by the batched
 function call that fills one or more columns. A column may appear in several reads: the
 first one a device supports wins, so an old driver without field 185 (average power) still
 gets `power_mw` from `nvmlDeviceGetPowerUsage`. Every column of `gpufleet.contract.columns.METRIC_COLUMNS`
-has at least one read (a test holds the table to that).
+except the GPM ones has at least one read (a test holds the table to that); the GPM columns
+are computed between two GPM samples by `collectors.nvml.gpm`.
 
 Values stay in NVML's native units except memory, which NVML gives in bytes and the
 column carries in MiB (`mem_used_mib`), as nvidia-smi shows it.
@@ -48,6 +49,7 @@ FI_REMAPPED_PENDING = 144
 FI_REMAPPED_FAILURE = 145
 FI_POWER_AVERAGE = 185
 FI_POWER_INSTANT = 186
+FI_GET_GPU_RECOVERY_ACTION = 230  # driver r570+; NOT_SUPPORTED (null) before
 
 # Function arguments (nvml.h enum values; stable ABI).
 TEMPERATURE_GPU = 0
@@ -171,6 +173,7 @@ READS: Final[tuple[Read, ...]] = (
     FieldRead("nvlink_crc_errors", (FI_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL, FI_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL)),
     FieldRead("nvlink_replay_errors", (FI_NVLINK_REPLAY_ERROR_COUNT_TOTAL,)),
     FieldRead("nvlink_recovery_errors", (FI_NVLINK_RECOVERY_ERROR_COUNT_TOTAL,)),
+    FieldRead("recovery_action", (FI_GET_GPU_RECOVERY_ACTION,)),
 )
 
 

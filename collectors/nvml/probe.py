@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from collectors.base import SourceConfig
+from collectors.nvml import gpm, probe_gpm
 from collectors.nvml.clock_reasons import KNOWN_MASK, decode
 from collectors.nvml.fields import READS, CallRead, FieldRead
 from collectors.nvml.lib import SUCCESS, NvmlCallError, NvmlLib
 from collectors.nvml.sampler import GpuState
 from collectors.nvml.source import NvmlSource
-from gpufleet.contract.columns import METRIC_NAMES
+from gpufleet.contract.columns import GPM_PCT_COLUMNS, METRIC_NAMES
 from gpufleet.contract.frame import GpuFrame
 
 # What a working H100/H200-class GPU can report; outside this a value is suspect.
@@ -63,6 +64,12 @@ PLAUSIBLE: dict[str, tuple[int, int]] = {
     "nvlink_crc_errors": (0, 10**12),
     "nvlink_replay_errors": (0, 10**12),
     "nvlink_recovery_errors": (0, 10**12),
+    **{name: (0, 100) for name in GPM_PCT_COLUMNS},
+    "gpm_pcie_tx_mibps": (0, 128_000),  # PCIe 5 x16: ~64 GB/s each way
+    "gpm_pcie_rx_mibps": (0, 128_000),
+    "gpm_nvlink_tx_mibps": (0, 1_000_000),  # NVLink 4: 450 GB/s each way
+    "gpm_nvlink_rx_mibps": (0, 1_000_000),
+    "recovery_action": (0, 7),
 }
 SMI_QUERY: dict[str, str] = {
     "power_mw": "power.draw",
@@ -141,6 +148,7 @@ def time_ticks(source: NvmlSource, ticks: int) -> tuple[dict[str, float], GpuFra
     lat_us: list[float] = []
     frame = GpuFrame.empty()
     for _ in range(ticks):
+        time.sleep(gpm.MIN_INTERVAL_S)  # GPM samples of a GPU must be >= 100 ms apart: wait outside the timing
         t0 = time.perf_counter_ns()
         frame = source.sample(time.time_ns() // 1_000_000)
         lat_us.append((time.perf_counter_ns() - t0) / 1000.0)
@@ -158,7 +166,9 @@ def time_refresh(source: NvmlSource, sweeps: int) -> dict[str, float]:
     return _stats(lat_us or [0.0])
 
 
-def check_frame_values(frame: GpuFrame, reads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def check_frame_values(
+    frame: GpuFrame, reads: list[dict[str, Any]], gpm_probe: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """Per GPU and column: ok, implausible, or null (and whether NVML said unsupported)."""
     verdicts = []
     for row in range(len(frame)):
@@ -168,8 +178,21 @@ def check_frame_values(frame: GpuFrame, reads: list[dict[str, Any]]) -> list[dic
             value = None if null else int(frame.metrics[name][row])
             answers = [r for r in reads if r["gpu"] == gpu and name in r["columns"]]
             codes = sorted({c for r in answers for c in r["codes"]})
+            if name in gpm.COLUMNS:
+                codes = _gpm_codes(gpm_probe or [], gpu, name)
             verdicts.append({"gpu": gpu, "column": name, "value": value, **_verdict(name, value, codes)})
     return verdicts
+
+
+def _gpm_codes(probed: list[dict[str, Any]], gpu: int, column: str) -> list[int]:
+    """What NVML answered for the GPM metric behind `column` (3 = NOT_SUPPORTED without GPM)."""
+    mine = next((p for p in probed if p["gpu"] == gpu), None)
+    if mine is None:
+        return []
+    if not mine["gpm_supported"]:
+        return [3]
+    answer = mine["gpm_metrics"].get(str(gpm.METRIC_IDS[gpm.COLUMNS.index(column)]))
+    return [] if answer is None else [int(answer["code"])]
 
 
 def _verdict(name: str, value: int | None, codes: list[int]) -> dict[str, Any]:
@@ -225,7 +248,8 @@ def run_probe(module: str, ticks: int) -> dict[str, Any]:
         source.sample(time.time_ns() // 1_000_000)  # warm: unsupported reads found and dropped
         tick_stats, frame = time_ticks(source, ticks)
         refresh_stats = time_refresh(source, max(3, ticks // 10))
-        verdicts = check_frame_values(frame, reads)
+        issue15 = probe_gpm.probe_all(lib, source.gpus, min(ticks, 20))
+        verdicts = check_frame_values(frame, reads, issue15)
         registered = list(source.listener.registered) if source.listener else []
         lib.shutdown()
     finally:
@@ -240,6 +264,7 @@ def run_probe(module: str, ticks: int) -> dict[str, Any]:
         "reads": reads,
         "verdicts": verdicts,
         "xid_registered": registered,
+        "gpm_recovery_processes": issue15,
         "events": events,
         "nvidia_smi": nvidia_smi(SMI_QUERY),
     }

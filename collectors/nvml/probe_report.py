@@ -61,6 +61,9 @@ def render(result: dict[str, Any], attachments: list[Path]) -> str:
             f"| `{r['read']}` | {', '.join(r['columns'])} | {codes} | {_short(r['value'])} "
             f"| {r['p50_us']:.1f} | {r['p99_us']:.1f} | {r['max_us']:.1f} |"
         )
+    from collectors.nvml.probe_gpm import render as render_gpm
+
+    lines += render_gpm(result.get("gpm_recovery_processes", []))
     lines += [
         "",
         "## Events",

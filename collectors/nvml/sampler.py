@@ -17,6 +17,8 @@ from typing import Any, cast
 import numpy as np
 
 from collectors.nvml.fields import READS, SLOW_COLUMNS, CallRead, FieldRead, _one
+from collectors.nvml.gpm import COLUMNS as GPM_COLUMNS
+from collectors.nvml.gpm import GpmReader, GpmState
 from collectors.nvml.lib import ERROR_FUNCTION_NOT_FOUND, SUCCESS, NvmlCallError, NvmlLib, Outcome, outcome_of
 from gpufleet.contract.columns import METRIC_COLUMNS, PCT_COLUMNS, PCT_MAX, TEMP_COLUMNS, TEMP_MAX_C, TEMP_MIN_C
 
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 COLUMN_INDEX: dict[str, int] = {m.name: i for i, m in enumerate(METRIC_COLUMNS)}
 N_COLUMNS = len(METRIC_COLUMNS)
 SLOW_INDEXES: tuple[int, ...] = tuple(sorted(COLUMN_INDEX[c] for c in SLOW_COLUMNS))
+GPM_INDEXES: tuple[int, ...] = tuple(COLUMN_INDEX[c] for c in GPM_COLUMNS)
 
 
 def _column_bounds() -> list[tuple[int, int]]:
@@ -86,6 +89,8 @@ class GpuState:
     slow_row: list[int | None] = field(default_factory=lambda: [None] * N_COLUMNS)  # latest slow reads
     slow_error: NvmlCallError | None = None  # LOST/REINIT seen by the refresher, for the tick to act on
     failed_last_tick: int = 0  # transient field failures in the last sweep
+    gpm: GpmState | None = None  # None: no GPM on this GPU (pre-Hopper, or not asked yet)
+    recovery_action: int | None = None  # the driver's last known recovery action (field 230)
 
 
 class Sampler:
@@ -93,6 +98,7 @@ class Sampler:
 
     def __init__(self, lib: NvmlLib) -> None:
         self.lib = lib
+        self.gpm = GpmReader(lib)
         self._fns: dict[str, Callable[..., Any] | None] = {}
         for read in READS:
             if isinstance(read, CallRead) and read.function not in self._fns:
@@ -142,7 +148,19 @@ class Sampler:
         slow_row = gpu.slow_row
         for c in SLOW_INDEXES:
             row[c] = slow_row[c]
+        if gpu.gpm is not None:
+            self._read_gpm(gpu, gpu.gpm, row)
         return row
+
+    def _read_gpm(self, gpu: GpuState, gpm: GpmState, row: list[int | None]) -> None:
+        try:
+            values, failed = self.gpm.read(gpu.handle, gpm)
+        except NvmlCallError as e:
+            self._fail(gpu, [], e)  # raises GpuLost or NeedsReinit
+            return
+        gpu.failed_last_tick += failed
+        for c, value in zip(GPM_INDEXES, values, strict=True):
+            row[c] = value
 
     def read_slow(self, gpu: GpuState) -> None:
         """Run the slow reads of `gpu` and keep their values for the next ticks (the

@@ -10,12 +10,18 @@ answering and returns one frame row per GPU. The tolerance rules (docs/collector
 - NO_PERMISSION, TIMEOUT, UNKNOWN null one field for one tick;
 - a driver reload (NVML uninitialised under us) is answered by shutdown + init +
   enumerate, inside the same `sample()` when it succeeds, at the next tick otherwise.
+
+The driver's recovery action (field 230) is read every tick (13 µs on an H200,
+docs/hardware/nvidia-h200.md) and, where the driver has it, also arrives as an event; a
+change seen by either produces one `recovery_action` event with the action's name and the
+runbook step (`gpufleet.contract.recovery`). `processes()` lists the compute processes.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import Mapping
 
@@ -30,12 +36,16 @@ from collectors.nvml.sampler import GpuLost, GpuState, NeedsReinit, Sampler
 from gpufleet.contract.columns import METRIC_COLUMNS, TOPOLOGY_LABELS
 from gpufleet.contract.errors import ConfigError, SourceUnavailable
 from gpufleet.contract.frame import Categorical, GpuFrame
-from gpufleet.contract.schema import GpuEvent, GpuInventory
+from gpufleet.contract.recovery import NONE, recovery_action
+from gpufleet.contract.schema import GPU_PROCESSES_SCHEMA, GpuEvent, GpuInventory, GpuProcess, GpuProcesses
 from gpufleet.contract.xids import lookup
 
 log = logging.getLogger(__name__)
 
 LABEL_DEFAULT = "unknown"
+FI_RECOVERY_ACTION = 230
+NO_INSTANCE = 0xFFFFFFFF  # gpuInstanceId / computeInstanceId without MIG
+RECOVERY_COLUMN = next(i for i, m in enumerate(METRIC_COLUMNS) if m.name == "recovery_action")
 
 
 def node_labels(config: SourceConfig) -> dict[str, str]:
@@ -70,6 +80,7 @@ class NvmlSource:
         self._versions: tuple[str | None, str | None] = (None, None)
         self._inventory_cache: dict[str, GpuInventory] = {}
         self._reported_lost: set[str] = set()  # uuids whose loss was already reported
+        self._recovery_lock = threading.Lock()  # the tick and the event thread both see changes
 
     # ---- Source protocol -----------------------------------------------------------
     def open(self, on_event: EventCallback) -> None:
@@ -117,13 +128,54 @@ class NvmlSource:
                 return self._frame(ts_ms, [], [])
         return self._frame(ts_ms, gpus, rows)
 
+    def processes(self, ts_ms: int) -> list[GpuProcesses]:
+        """`nvmlDeviceGetComputeRunningProcesses_v3` on every GPU still answering."""
+        lib = self._require_lib()
+        asked: list[int] = []
+        procs: list[GpuProcess] = []
+        for gpu in self.gpus:
+            if gpu.lost:
+                continue
+            try:
+                running = lib.call("nvmlDeviceGetComputeRunningProcesses_v3", gpu.handle)
+            except NvmlCallError as e:
+                if e.outcome in (Outcome.LOST, Outcome.REINIT):
+                    self._handle_fatal(gpu, e, ts_ms)
+                continue  # unsupported or transient: this GPU is left out of `gpus`
+            asked.append(gpu.index)
+            procs += [_process(gpu, p) for p in running]
+        message = GpuProcesses.model_validate(
+            {**self.labels, "schema": GPU_PROCESSES_SCHEMA, "ts_ms": ts_ms, "gpus": asked, "processes": procs}
+        )
+        return [message]
+
     def close(self) -> None:
         self._stop_threads()
+        self._close_gpm()
         if self._lib is not None:
             self._lib.shutdown()
         self._on_event = _drop
 
     # ---- internals -----------------------------------------------------------------
+    def _open_gpm(self) -> None:
+        sampler = self._sampler
+        assert sampler is not None
+        for gpu in self.gpus:
+            if gpu.lost:
+                continue
+            try:
+                gpu.gpm = sampler.gpm.open(gpu.handle)
+            except NvmlCallError as e:
+                self._handle_fatal(gpu, e, time.time_ns() // 1_000_000)
+
+    def _close_gpm(self) -> None:
+        if self._sampler is None or self._lib is None or not self._lib.initialised:
+            return
+        for gpu in self.gpus:
+            if gpu.gpm is not None:
+                self._sampler.gpm.close(gpu.gpm)
+                gpu.gpm = None
+
     def _stop_threads(self) -> None:
         if self.listener is not None:
             self.listener.stop()
@@ -144,7 +196,8 @@ class NvmlSource:
         self._sampler = Sampler(lib)
         self._versions = system_versions(lib)
         self.gpus = self._enumerate(lib)
-        self.listener = XidListener(lib, self.gpus, self._xid, self.event_wait_ms)
+        self._open_gpm()
+        self.listener = XidListener(lib, self.gpus, self._xid, self.event_wait_ms, on_recovery=self._recovery_event)
         self.listener.start()
         # one synchronous sweep, so the first sample already has the slow columns
         self.refresher = SlowRefresher(self._sampler, self.gpus, self.config.interval_s)
@@ -176,12 +229,14 @@ class NvmlSource:
             if gpu.lost:
                 continue
             try:
-                rows.append(sampler.read(gpu))
+                row = sampler.read(gpu)
             except GpuLost as e:
                 gpu.lost = True
                 self._emit_lost(gpu, e.cause, ts_ms)
                 continue
+            rows.append(row)
             gpus.append(gpu)
+            self._recovery_seen(gpu, row[RECOVERY_COLUMN], ts_ms)
         if self._reported_lost:  # a GPU that answers again after a re-init may be lost again later
             self._reported_lost.difference_update(g.uuid for g in gpus)
         return gpus, rows
@@ -191,6 +246,7 @@ class NvmlSource:
         lib = self._lib
         assert lib is not None
         self._stop_threads()
+        self._close_gpm()  # the driver may be gone: each free fails and is logged at debug
         lib.shutdown()
         try:
             lib.init()
@@ -215,6 +271,33 @@ class NvmlSource:
     def _xid(self, gpu: GpuState | None, xid: int, ts_ms: int) -> None:
         info = lookup(xid)
         self._on_event(self._event(gpu, ts_ms, kind="xid", xid=xid, severity=info.severity, detail=info.describe()))
+
+    def _recovery_event(self, gpu: GpuState, ts_ms: int) -> None:
+        """The driver signalled a recovery-action change: read what it now asks for."""
+        lib = self._lib
+        if lib is None or gpu.lost:
+            return
+        try:
+            [(ret, value)] = lib.field_values(gpu.handle, [FI_RECOVERY_ACTION])
+        except NvmlCallError as e:
+            log.warning("gpu %d: recovery-action event, but field 230 failed: %s", gpu.index, e)
+            return
+        if ret == 0:
+            self._recovery_seen(gpu, value, ts_ms)
+
+    def _recovery_seen(self, gpu: GpuState, action: int | None, ts_ms: int) -> None:
+        """One event per change; the first reading reports only an action other than NONE."""
+        if action is None:
+            return
+        with self._recovery_lock:
+            previous, gpu.recovery_action = gpu.recovery_action, action
+        if action == previous or (previous is None and action == NONE):
+            return
+        now, before = recovery_action(action), (recovery_action(previous).name if previous is not None else "unknown")
+        detail = f"{now.describe()} (was {before})"
+        self._on_event(
+            self._event(gpu, ts_ms, kind="recovery_action", recovery_action=action, severity=now.severity, detail=detail)
+        )
 
     def _emit_lost(self, gpu: GpuState, error: NvmlCallError, ts_ms: int) -> None:
         if gpu.uuid in self._reported_lost:  # still lost after a re-init: already reported
@@ -258,6 +341,19 @@ class NvmlSource:
             metrics=metrics,
             nulls=nulls,
         )
+
+
+def _process(gpu: GpuState, info: object) -> GpuProcess:
+    used = getattr(info, "usedGpuMemory", None)
+    gi, ci = getattr(info, "gpuInstanceId", NO_INSTANCE), getattr(info, "computeInstanceId", NO_INSTANCE)
+    return GpuProcess(
+        gpu_index=gpu.index,
+        uuid=gpu.uuid,
+        pid=int(getattr(info, "pid", 0)),
+        used_mem_mib=None if used is None else int(used) >> 20,
+        gpu_instance_id=None if gi in (None, NO_INSTANCE) else int(gi),
+        compute_instance_id=None if ci in (None, NO_INSTANCE) else int(ci),
+    )
 
 
 def _drop(_: GpuEvent) -> None:

@@ -22,11 +22,15 @@ from collectors.synthetic.scenario import TARGET_OF, FaultSpec, Scenario
 from collectors.synthetic.state import GpuState
 from collectors.synthetic.topology import GPUS_PER_NODE, FleetTopology
 from collectors.synthetic.xid_mix import xid_weights
+from gpufleet.contract.recovery import recovery_action
 from gpufleet.contract.schema import GpuEvent
 from gpufleet.contract.xids import lookup
 
 # the XID each fault kind raises; other kinds carry their own (`xid`) or none
 FAULT_XID = {"ecc_dbe": 48, "gpu_lost": 79}
+# the recovery action the driver then asks for (NVML field 230): a double-bit ECC error
+# needs the GPU drained and reset, a GPU off the bus needs the node rebooted
+XID_RECOVERY = {48: 4, 79: 2}  # DRAIN_AND_RESET, NODE_REBOOT
 Placed = tuple[float, FaultSpec, tuple[int, ...]]  # (fleet second it starts, the fault, its GPUs)
 
 
@@ -113,6 +117,12 @@ class FaultInjector:
             self._switch(window[2], window[3], False, t_s)
         return events
 
+    def start(self, kind: str, gpus: tuple[int, ...], t_s: float, ts_ms: int) -> None:
+        """Turn on a switch fault now, outside the scenario (the NVML double's test controls)."""
+        if not self._switch(kind, gpus, True, t_s):
+            raise ValueError(f"{kind!r} is not a switch fault")
+        self.truth.append(InjectedFault(kind, ts_ms, None, gpus))
+
     def _switch(self, kind: str, gpus: tuple[int, ...], on: bool, t_s: float) -> bool:
         """Turn a fault that is a state switch on or off; False if `kind` is none (an XID)."""
         idx = np.asarray(gpus, dtype=np.intp)
@@ -127,6 +137,8 @@ class FaultInjector:
             state.straggler[idx] = on
         elif kind == "power_brake":
             state.brake[idx] = on
+        elif kind == "stall":
+            state.stalled[idx] = on
         elif kind == "node_down":
             state.node_up[int(topo.node_of_gpu[idx[0]] - topo.node_of_gpu[0])] = not on
         else:
@@ -166,6 +178,13 @@ class FaultInjector:
             c["nvlink_recovery_errors"][gpu] += 1
         info = lookup(xid)
         events = [self._event(gpu, ts_ms, "xid", xid=xid, severity=info.severity, detail=info.describe())]
+        action = XID_RECOVERY.get(xid)
+        if action is not None and state.recovery_action[gpu] != action:
+            state.recovery_action[gpu] = action
+            what = recovery_action(action)
+            events.append(
+                self._event(gpu, ts_ms, "recovery_action", recovery_action=action, severity=what.severity, detail=what.describe())
+            )
         if xid == 79:
             state.alive[gpu] = False
             events.append(self._event(gpu, ts_ms, "gpu_lost", severity="critical", detail="GPU stopped answering (GPU_IS_LOST)"))

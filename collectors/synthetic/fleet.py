@@ -20,13 +20,13 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from collectors.synthetic import physics, workload
+from collectors.synthetic import activity, physics, processes, workload
 from collectors.synthetic.faults import FaultInjector, InjectedFault
 from collectors.synthetic.scenario import Scenario
 from collectors.synthetic.state import F64, GpuState
 from collectors.synthetic.topology import MODELS, FleetTopology, build_topology
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import GpuEvent, GpuInventory
+from gpufleet.contract.schema import GpuEvent, GpuInventory, GpuProcesses
 
 __all__ = ["CUDA_VERSION", "DRIVER_VERSION", "InjectedFault", "SyntheticFleet"]
 
@@ -71,6 +71,8 @@ class SyntheticFleet:
         self._jobs = workload.place_jobs(self.topology, scenario.idle_node_share, self._rng)
         self._faults = FaultInjector(self.topology, self._state, scenario, self._jobs.job >= 0, seed, run_s, start_ms, self._rng)
         self.truth: list[InjectedFault] = self._faults.truth
+        self._activity_rng = np.random.default_rng([seed, 0xAC7])  # GPM noise, apart from the rest
+        self._processes = processes.NodeProcesses(self.topology, self._state, self._jobs)
 
     @property
     def job_of_gpu(self) -> npt.NDArray[np.int64]:
@@ -109,6 +111,8 @@ class SyntheticFleet:
         topo, state = self.topology, self._state
         work = workload.activity(self._jobs, t_s, state.straggler, self._rng)
         metrics = physics.sample(state, work, topo, self._rng, t_s, ts_ms, self.interval_s, self.run_s)
+        pcie = (metrics["pcie_tx_kbps"].astype(np.float64), metrics["pcie_rx_kbps"].astype(np.float64))
+        metrics |= activity.sample(self._jobs, work, state.stalled, pcie, physics.nvlink_kib_s(work), self._activity_rng)
         rows = np.flatnonzero(state.reporting(topo))
         return GpuFrame(
             ts_ms=np.full(len(rows), ts_ms, dtype=np.int64),
@@ -117,6 +121,15 @@ class SyntheticFleet:
             labels={k: v.take(rows) for k, v in topo.labels.items()},
             metrics={k: v[rows] for k, v in metrics.items()},
         )
+
+    def start_fault(self, kind: str, gpus: tuple[int, ...]) -> None:
+        """Start a switch fault (stall, straggler, power_brake, ...) on topology-local `gpus` now."""
+        self._faults.start(kind, gpus, self.ticks_done * self.interval_s, self.now_ms)
+
+    def processes(self) -> list[GpuProcesses]:
+        """The compute processes of every reporting node, as of the last tick."""
+        last_ms = self.start_ms + round(max(self.ticks_done - 1, 0) * self.interval_s * 1000)
+        return self._processes.messages(last_ms)
 
     def inventory(self, ts_ms: int | None = None) -> list[GpuInventory]:
         topo = self.topology

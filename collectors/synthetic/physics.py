@@ -42,7 +42,9 @@ def sample(
     run_s: float,
 ) -> dict[str, np.ndarray]:
     """Advance `state` by `dt` fleet seconds; the metric columns of every GPU, in frame order."""
-    n, active, computing, busy = topology.n_gpus, work.active, work.computing, work.busy
+    n, active, computing = topology.n_gpus, work.active, work.computing
+    # a stalled GPU spins in a hung kernel: the engine reads 100 % busy at a fraction of the power
+    busy = np.where(state.stalled, 0.35, work.busy)
     # throttling follows the temperature the GPU had when the tick began
     sw_thermal = state.gpu_temp_c >= state.temp_gpu_max_c
     hw_thermal = state.gpu_temp_c >= state.temp_slowdown_c
@@ -63,6 +65,7 @@ def sample(
     _advance_temperatures(state, topology, t_s, ts_ms, dt, run_s, power_w)
     sm_clock = np.where(active, np.round(state.max_sm_clock_mhz * clock / 15.0) * 15.0, IDLE_SM_CLOCK_MHZ)
     util = np.where(active, np.clip(np.round(busy * clock / 0.95 * 100.0), 0, 100), 0)
+    util = np.where(state.stalled, 100, util)
     reasons = (
         np.where(~active, GPU_IDLE, 0)
         | np.where(capped, SW_POWER_CAP, 0)
@@ -93,7 +96,15 @@ def sample(
         "pcie_tx_kbps": np.where(active, np.where(computing, 3.0e5, 1.2e6), 2.0e3).astype(np.uint32),
         "pcie_rx_kbps": np.where(active, np.where(computing, 4.0e5, 1.1e6), 1.5e3).astype(np.uint32),
         **{k: v.copy() for k, v in state.counters.items()},
+        "recovery_action": state.recovery_action.copy(),
     }
+
+
+def nvlink_kib_s(work: Activity) -> F64:
+    """NVLink traffic per GPU (KiB/s): heavy while a job communicates, light while it computes."""
+    active, computing, checkpointing = work.active, work.computing, work.checkpointing
+    rate: F64 = np.where(active & ~computing & ~checkpointing, 1.5e8, np.where(active, 2.0e7, 0.0))
+    return rate
 
 
 def _advance_temperatures(
@@ -118,10 +129,9 @@ def _advance_temperatures(
 
 def _advance_counters(state: GpuState, work: Activity, rng: np.random.Generator, dt: float, power_w: F64) -> None:
     n, c = len(state.energy_mj), state.counters
-    active, computing, checkpointing = work.active, work.computing, work.checkpointing
     state.energy_mj += np.round(power_w * 1000.0 * dt).astype(np.uint64)
-    nvlink_kib_s = np.where(active & ~computing & ~checkpointing, 1.5e8, np.where(active, 2.0e7, 0.0))
-    c["nvlink_tx_kib"] += (nvlink_kib_s * dt).astype(np.uint64)
-    c["nvlink_rx_kib"] += (nvlink_kib_s * 0.98 * dt).astype(np.uint64)
+    rate = nvlink_kib_s(work)
+    c["nvlink_tx_kib"] += (rate * dt).astype(np.uint64)
+    c["nvlink_rx_kib"] += (rate * 0.98 * dt).astype(np.uint64)
     c["ecc_corrected_count"] += rng.poisson(2e-5 * dt, n).astype(np.uint64)
     c["pcie_replay_count"] += rng.poisson(1e-5 * dt, n).astype(np.uint64)

@@ -24,6 +24,7 @@ FaultKind = Literal[
     "node_down",  # the node's collector goes silent
     "power_brake",  # HW power brake: clocks and power pinned low, reason bit 0x80
     "xid",  # one XID of a given code on a GPU
+    "stall",  # a hung kernel or collective: utilization 100 %, SM activity ~1 %
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 TARGET_OF: dict[str, str] = {
@@ -34,6 +35,7 @@ TARGET_OF: dict[str, str] = {
     "node_down": "node",
     "power_brake": "node",
     "xid": "gpu",
+    "stall": "gpu",
 }
 BUILTIN_SCENARIOS = ("default", "none")
 

@@ -9,7 +9,7 @@ from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.errors import ConfigError
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import GpuEvent, GpuInventory
+from gpufleet.contract.schema import GpuEvent, GpuInventory, GpuProcesses
 
 
 class SyntheticSource:
@@ -34,6 +34,9 @@ class SyntheticSource:
         for event in events:
             self._on_event(event)
         return frame
+
+    def processes(self, ts_ms: int) -> list[GpuProcesses]:
+        return self.fleet.processes()
 
     def close(self) -> None:
         self._on_event = _drop

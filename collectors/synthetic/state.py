@@ -66,6 +66,8 @@ class GpuState:
     node_up: Mask  # per node, indexed from the topology's first node
     straggler: Mask
     brake: Mask
+    stalled: Mask  # a hung kernel or collective: busy, doing nothing
+    recovery_action: npt.NDArray[np.uint8]  # NVML's recovery action code (0 NONE)
     rack_cooling: dict[int, float]  # rack -> fleet second its cooling failed
 
     @classmethod
@@ -100,6 +102,8 @@ class GpuState:
             node_up=np.ones(topology.n_nodes, dtype=np.bool_),
             straggler=np.zeros(n, dtype=np.bool_),
             brake=np.zeros(n, dtype=np.bool_),
+            stalled=np.zeros(n, dtype=np.bool_),
+            recovery_action=np.zeros(n, dtype=np.uint8),
             rack_cooling={},
         )
 

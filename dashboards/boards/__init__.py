@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dashboards.boards import facility, gpu, jobs, overview, pipeline, power, reliability, thermal, utilization
+from dashboards.boards import activity, facility, gpu, jobs, overview, pipeline, power, reliability, thermal, utilization
 from dashboards.panels import Json
 
-MODULES = (overview, power, thermal, reliability, gpu, utilization, pipeline, facility, jobs)
+MODULES = (overview, power, thermal, reliability, gpu, utilization, activity, pipeline, facility, jobs)
 
 
 def all_dashboards() -> list[Json]:

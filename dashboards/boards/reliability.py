@@ -13,6 +13,7 @@ def build() -> Json:
     panels = [
         stat("GPUs lost", "reliability_gpus_lost_count", "none", width=4, fmt=TABLE, thresholds=COUNT_STEPS),
         table("GPUs lost (fell off the bus / stopped answering)", "reliability_gpus_lost", "none", width=20, height=5),
+        table("XID bursts (a burst ends after > 3 min without an XID)", "reliability_xid_bursts", "none", height=8),
         table("XID events, meaning and recommended action", "reliability_xids", "none", height=10),
         table("ECC errors and row remapping", "reliability_ecc", "none", thresholds=COUNT_STEPS),
         bars("PCIe replays", "reliability_pcie_replays", "none"),

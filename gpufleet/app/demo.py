@@ -22,6 +22,7 @@ from collectors.base import SourceConfig, create_source
 from collectors.facility.synthetic import SyntheticFacility
 from collectors.synthetic.scheduler import JobsAlongside, SyntheticScheduler
 from collectors.synthetic.source import SyntheticSource
+from gpufleet.contract.recovery import recovery_action
 from gpufleet.contract.xids import lookup
 from pipeline.ingest import Ingest, IngestStats
 from pipeline.memory import MemoryBroker
@@ -30,6 +31,8 @@ from storage import queries
 from storage.base import QueryResult, Store
 from storage.migrations import migrate
 from storage.registry import open_store
+
+DEMO_STALL_SAMPLES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +140,18 @@ def summarize(store: Store, start_ms: int, end_ms: int) -> dict[str, Any]:
         "hottest": queries.run(store, "hottest_gpus", {**window, "limit": 5}),
         "faulty": queries.run(store, "faulty_gpus", window),
         "xids": queries.run(store, "xid_summary", window),
+        # a demo is short: list GPUs busy with idle SMs for 10 samples (the alert waits for 2 min)
+        "activity": records(queries.run(store, "activity_summary", {**window, "stall_min_samples": DEMO_STALL_SAMPLES}))[0],
+        "stalled": queries.run(store, "stalled_gpus", {**window, "min_samples": DEMO_STALL_SAMPLES}),
+        "recovering": queries.run(store, "recovery_gpus", window),
         "alerts": firing_alerts(store, end_ms),
         "top_jobs": queries.run(store, "job_top_energy", {**window, "limit": 5}),
         "interrupted_jobs": queries.run(store, "job_interruptions", {**window, "limit": 10}),
     }
+
+
+def records(result: QueryResult) -> list[dict[str, Any]]:
+    return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
 
 
 def firing_alerts(store: Store, at_ms: int) -> QueryResult:
@@ -158,13 +169,36 @@ def render_summary(result: DemoResult, console: Console) -> None:
     head.add_row("fleet power now / peak / low", _mw(power, "now_megawatts", "peak_megawatts", "low_megawatts"))
     head.add_row("energy used", f"{energy['energy_megawatt_hours']:.3f} MWh")
     head.add_row("events / dead letters", f"{totals['events']:,} / {totals['dead_letters']:,}")
+    head.add_row("fleet SM / tensor activity (GPM)", _activity(s["activity"]))
+    head.add_row("GPUs stalled / needing recovery", f"{len(s['stalled'].rows):,} / {len(s['recovering'].rows):,}")
     head.add_row("wall time, stored rows/s", f"{result.wall_s:.1f} s, {result.ingest.rows / result.wall_s:,.0f}")
     alerts = _table(f"Firing alerts ({sum(r[2] for r in s['alerts'].rows)} instances)", s["alerts"])
-    jobs = (
+    parts = [head, _table("Hottest GPUs", s["hottest"]), _faults(s["faulty"]), _xids(s["xids"])]
+    if s["stalled"].rows:
+        parts.append(_table(f"Stalled GPUs (busy with idle SMs for >= {DEMO_STALL_SAMPLES} samples)", s["stalled"]))
+    if s["recovering"].rows:
+        parts.append(_recovering(s["recovering"]))
+    parts += [
         _table("Top jobs by energy", _without(s["top_jobs"], "cluster")),
         _table("Interrupted jobs (XIDs or GPUs lost while they ran)", _without(s["interrupted_jobs"], "cluster", "first_event")),
-    )
-    console.print(Group(head, _table("Hottest GPUs", s["hottest"]), _faults(s["faulty"]), _xids(s["xids"]), *jobs, alerts))
+    ]
+    console.print(Group(*parts, alerts))
+
+
+def _activity(row: dict[str, Any]) -> str:
+    if row.get("sm_active_pct") is None:
+        return "no GPM data"
+    return f"{row['sm_active_pct']:.1f} % / {row['tensor_active_pct']:.1f} % (utilization {row['util_gpu_pct']:.1f} %)"
+
+
+def _recovering(result: QueryResult) -> Table:
+    table = Table(title="GPUs whose driver asks for recovery")
+    for column in ("node", "GPU", "action", "what to do"):
+        table.add_column(column)
+    for record in records(result):
+        action = recovery_action(int(record["action"]))
+        table.add_row(str(record["node"]), str(record["gpu_index"]), action.name, action.runbook)
+    return table
 
 
 def _mw(row: dict[str, Any], *keys: str) -> str:

@@ -55,6 +55,33 @@ def _load() -> tuple[MetricColumn, ...]:
 
 
 METRIC_COLUMNS: Final[tuple[MetricColumn, ...]] = _load()
+# GPM (Hopper+) columns (sm_active_pct ... gpm_nvlink_rx_mibps) are computed between this tick's
+# and the last tick's GPM sample. NVML gives doubles; the columns keep whole percent and whole
+# MiB/s, rounded to nearest (see GPM_METRICS below for why). Codecs by measurement
+# (benchmarks/storage_codecs.py, docs/storage.md): ZSTD(1) for the percentages (ZSTD(3) saves
+# < 3 %, deltas cost up to 25 %), DoubleDelta for the throughputs, which hold a level per phase.
+
+# GPM metric id -> column. Whole percent (UInt8) rather than Float32: the same resolution as
+# NVML's own utilization.gpu and nvidia-smi, a quarter of the bytes before compression, and
+# the integer path every other column takes through the wire, the decoder and the store;
+# dcgm-exporter's 0-1 ratios are these divided by 100. Measured sizes: docs/storage.md.
+GPM_METRICS: Final[dict[int, str]] = {
+    2: "sm_active_pct",
+    3: "sm_occupancy_pct",
+    5: "tensor_active_pct",
+    7: "hmma_active_pct",
+    10: "dram_active_pct",
+    11: "fp64_active_pct",
+    12: "fp32_active_pct",
+    13: "fp16_active_pct",
+    1: "graphics_active_pct",
+    20: "gpm_pcie_tx_mibps",
+    21: "gpm_pcie_rx_mibps",
+    61: "gpm_nvlink_tx_mibps",
+    60: "gpm_nvlink_rx_mibps",
+}
+GPM_COLUMNS: Final[tuple[str, ...]] = tuple(GPM_METRICS.values())
+GPM_PCT_COLUMNS: Final[tuple[str, ...]] = tuple(c for c in GPM_COLUMNS if c.endswith("_pct"))
 
 METRICS_BY_NAME: Final[dict[str, MetricColumn]] = {m.name: m for m in METRIC_COLUMNS}
 METRIC_NAMES: Final[tuple[str, ...]] = tuple(m.name for m in METRIC_COLUMNS)
@@ -70,4 +97,4 @@ TEMP_MAX_C: Final = 200
 PCT_MAX: Final = 100
 POWER_LIMIT_FACTOR: Final = 2  # power above twice the limit is a broken reading
 TEMP_COLUMNS: Final = ("gpu_temp_c", "mem_temp_c")
-PCT_COLUMNS: Final = ("util_gpu_pct", "util_mem_pct")
+PCT_COLUMNS: Final = ("util_gpu_pct", "util_mem_pct", *GPM_PCT_COLUMNS)

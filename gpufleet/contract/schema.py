@@ -1,4 +1,4 @@
-"""Wire schema v1: the messages that cross from collectors to storage.
+"""Wire schema: the messages that cross from collectors to storage.
 
 These pydantic models are the schema of record. `docs/schema/*.json` is exported from them
 (`gpufleet schema export`) so that non-Python producers can conform. Every message carries
@@ -18,10 +18,16 @@ from gpufleet.contract.columns import PCT_MAX, POWER_LIMIT_FACTOR, TEMP_MAX_C, T
 from gpufleet.contract.jobs import JOB_ASSIGNMENT_SCHEMA, JobAssignment
 from gpufleet.contract.sensors import SENSORS
 
-NODE_SAMPLE_SCHEMA: Final = "gpufleet.node_sample/1"
-GPU_EVENT_SCHEMA: Final = "gpufleet.gpu_event/1"
+# What producers write. Consumers also accept every earlier version listed below: a version
+# adds optional fields (or event kinds) only, so an older message is a newer one with those
+# fields null (docs/schema.md "Versions").
+NODE_SAMPLE_SCHEMA: Final = "gpufleet.node_sample/2"
+GPU_EVENT_SCHEMA: Final = "gpufleet.gpu_event/2"
 GPU_INVENTORY_SCHEMA: Final = "gpufleet.gpu_inventory/1"
 FACILITY_SAMPLE_SCHEMA: Final = "gpufleet.facility_sample/1"
+GPU_PROCESSES_SCHEMA: Final = "gpufleet.gpu_processes/1"
+NodeSampleSchemaId = Literal["gpufleet.node_sample/1", "gpufleet.node_sample/2"]
+GpuEventSchemaId = Literal["gpufleet.gpu_event/1", "gpufleet.gpu_event/2"]
 
 U8 = Annotated[int, Field(ge=0, le=2**8 - 1)]
 U16 = Annotated[int, Field(ge=0, le=2**16 - 1)]
@@ -80,6 +86,24 @@ class GpuSample(_Strict):
     nvlink_crc_errors: U64 | None = None
     nvlink_replay_errors: U64 | None = None
     nvlink_recovery_errors: U64 | None = None
+    # v2: GPM activity (Hopper+; null where nvmlGpmQueryDeviceSupport says no) and the
+    # driver's recovery action. Whole percent and MiB/s, rounded from NVML's doubles.
+    sm_active_pct: Pct | None = Field(None, description="GPM SM_UTIL: share of SMs busy (DCGM_FI_PROF_SM_ACTIVE x 100)")
+    sm_occupancy_pct: Pct | None = Field(None, description="GPM SM_OCCUPANCY: resident warps vs maximum")
+    tensor_active_pct: Pct | None = Field(None, description="GPM ANY_TENSOR_UTIL (DCGM_FI_PROF_PIPE_TENSOR_ACTIVE x 100)")
+    hmma_active_pct: Pct | None = Field(None, description="GPM HMMA_TENSOR_UTIL (DCGM_FI_PROF_PIPE_TENSOR_HMMA_ACTIVE x 100)")
+    dram_active_pct: Pct | None = Field(None, description="GPM DRAM_BW_UTIL (DCGM_FI_PROF_DRAM_ACTIVE x 100)")
+    fp64_active_pct: Pct | None = Field(None, description="GPM FP64_UTIL (DCGM_FI_PROF_PIPE_FP64_ACTIVE x 100)")
+    fp32_active_pct: Pct | None = Field(None, description="GPM FP32_UTIL (DCGM_FI_PROF_PIPE_FP32_ACTIVE x 100)")
+    fp16_active_pct: Pct | None = Field(None, description="GPM FP16_UTIL (DCGM_FI_PROF_PIPE_FP16_ACTIVE x 100)")
+    graphics_active_pct: Pct | None = Field(None, description="GPM GRAPHICS_UTIL (DCGM_FI_PROF_GR_ENGINE_ACTIVE x 100)")
+    gpm_pcie_tx_mibps: U32 | None = Field(None, description="GPM PCIE_TX_PER_SEC, MiB/s")
+    gpm_pcie_rx_mibps: U32 | None = Field(None, description="GPM PCIE_RX_PER_SEC, MiB/s")
+    gpm_nvlink_tx_mibps: U32 | None = Field(None, description="GPM NVLINK_TOTAL_TX_PER_SEC, MiB/s")
+    gpm_nvlink_rx_mibps: U32 | None = Field(None, description="GPM NVLINK_TOTAL_RX_PER_SEC, MiB/s")
+    recovery_action: U8 | None = Field(
+        None, description="NVML field 230, nvmlDeviceGpuRecoveryAction_t (0 NONE; names in gpufleet.contract.recovery)"
+    )
 
     @model_validator(mode="after")
     def _power_within_limit(self) -> GpuSample:
@@ -95,7 +119,7 @@ class GpuSample(_Strict):
 class NodeSample(Topology):
     """All GPUs of one node at one tick: one Kafka message, keyed by node."""
 
-    schema_: Literal["gpufleet.node_sample/1"] = Field(NODE_SAMPLE_SCHEMA, alias="schema")
+    schema_: NodeSampleSchemaId = Field(NODE_SAMPLE_SCHEMA, alias="schema")
     ts_ms: TimestampMs
     seq: U64 = Field(description="collector sequence number; gaps mean lost ticks")
     gpus: list[GpuSample] = Field(max_length=64)
@@ -110,14 +134,15 @@ class NodeSample(Topology):
         return self
 
 
-EventKind = Literal["xid", "gpu_lost", "collector_start", "collector_stop"]
+EventKind = Literal["xid", "gpu_lost", "collector_start", "collector_stop", "recovery_action"]
 Severity = Literal["info", "warning", "critical"]
 
 
 class GpuEvent(Topology):
-    """Something that happened once: an XID, a GPU lost, a collector starting or stopping."""
+    """Something that happened once: an XID, a GPU lost, a recovery action changed, a collector
+    starting or stopping."""
 
-    schema_: Literal["gpufleet.gpu_event/1"] = Field(GPU_EVENT_SCHEMA, alias="schema")
+    schema_: GpuEventSchemaId = Field(GPU_EVENT_SCHEMA, alias="schema")
     ts_ms: TimestampMs
     kind: EventKind
     gpu_index: U8 | None = None
@@ -125,11 +150,14 @@ class GpuEvent(Topology):
     xid: U16 | None = None
     severity: Severity = "info"
     detail: str = Field("", max_length=4096, description="meaning and recommended action")
+    recovery_action: U8 | None = Field(None, description="v2: the new NVML recovery action (kind 'recovery_action')")
 
     @model_validator(mode="after")
     def _xid_needs_code(self) -> GpuEvent:
         if self.kind == "xid" and self.xid is None:
             raise ValueError("an event of kind 'xid' needs its xid code")
+        if self.kind == "recovery_action" and self.recovery_action is None:
+            raise ValueError("an event of kind 'recovery_action' needs its recovery_action code")
         return self
 
 
@@ -178,10 +206,35 @@ class FacilitySample(_Strict):
         return self
 
 
+class GpuProcess(_Strict):
+    """One compute process on one GPU (nvmlDeviceGetComputeRunningProcesses_v3)."""
+
+    gpu_index: U8
+    uuid: Label
+    pid: U32
+    used_mem_mib: U32 | None = Field(None, description="GPU memory the process holds; null where NVML cannot say")
+    gpu_instance_id: U32 | None = Field(None, description="MIG GPU instance, null without MIG")
+    compute_instance_id: U32 | None = Field(None, description="MIG compute instance, null without MIG")
+
+
+class GpuProcesses(Topology):
+    """Every compute process on a node's GPUs at one instant, published every few seconds.
+
+    `gpus` lists the GPU indexes that were asked: one of them without a process in
+    `processes` ran none, a GPU missing from `gpus` could not be asked (lost, unsupported).
+    """
+
+    schema_: Literal["gpufleet.gpu_processes/1"] = Field(GPU_PROCESSES_SCHEMA, alias="schema")
+    ts_ms: TimestampMs
+    gpus: list[U8] = Field(max_length=64)
+    processes: list[GpuProcess] = Field(max_length=4096)
+
+
 WIRE_MODELS: dict[str, type[BaseModel]] = {
     NODE_SAMPLE_SCHEMA: NodeSample,
     GPU_EVENT_SCHEMA: GpuEvent,
     GPU_INVENTORY_SCHEMA: GpuInventory,
     FACILITY_SAMPLE_SCHEMA: FacilitySample,
     JOB_ASSIGNMENT_SCHEMA: JobAssignment,
+    GPU_PROCESSES_SCHEMA: GpuProcesses,
 }

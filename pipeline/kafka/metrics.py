@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 from storage.base import DeadLetter, QueryResult, Store
 
 stats_log = logging.getLogger("gpufleet.stats")
@@ -98,6 +98,9 @@ class TimedStore:
 
     def insert_facility(self, readings: Sequence[FacilitySample], dedup_token: str) -> int:
         return self._timed("facility_readings", lambda: self.inner.insert_facility(readings, dedup_token))
+
+    def insert_processes(self, processes: Sequence[GpuProcesses], dedup_token: str) -> int:
+        return self._timed("gpu_processes", lambda: self.inner.insert_processes(processes, dedup_token))
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> QueryResult:
         return self.inner.query(sql, parameters)

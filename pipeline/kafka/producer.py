@@ -20,7 +20,7 @@ from typing import Any
 from gpufleet.contract.backoff import Backoff
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 from gpufleet.contract.settings import KafkaSettings
 from pipeline.kafka import topics
 from pipeline.kafka.codec import encode_node_samples
@@ -123,6 +123,8 @@ class KafkaTransport:
     def publish_jobs(self, jobs: Sequence[JobAssignment]) -> None:
         # Keyed by node, like samples: one node's job starts and ends stay in order.
         self._enqueue([_Message(topics.JOBS, f"{j.cluster}/{j.node}".encode(), j.model_dump_json().encode(), 0) for j in jobs])
+    def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
+        self._enqueue([_Message(topics.PROCESSES, p.node.encode(), p.model_dump_json().encode(), 0) for p in processes])
 
     def flush(self, timeout_s: float) -> None:
         with self._cond:

@@ -27,7 +27,7 @@ from kafka.structs import OffsetAndMetadata
 from gpufleet.contract.errors import TransientError
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 from gpufleet.contract.settings import KafkaSettings
 from pipeline.kafka import topics
 from pipeline.kafka.batches import PartitionBatch
@@ -242,6 +242,7 @@ class KafkaSubscription:
         frame, events, inventory = GpuFrame.empty(), list[GpuEvent](), list[GpuInventory]()
         facility: list[FacilitySample] = []
         jobs: list[JobAssignment] = []
+        processes: list[GpuProcesses] = []
         refused: list[Refused]
         if tp.topic == topics.SAMPLES:
             frame, refused = decode_samples(values, limit)
@@ -251,6 +252,8 @@ class KafkaSubscription:
             facility, refused = decode_models(values, FacilitySample, limit)
         elif tp.topic == topics.JOBS:
             jobs, refused = decode_models(values, JobAssignment, limit)
+        elif tp.topic == topics.PROCESSES:
+            processes, refused = decode_models(values, GpuProcesses, limit)
         else:  # inventory; a None value is a compaction tombstone, not a message
             live = [i for i, r in enumerate(records) if r.value is not None]
             inventory, refused = decode_models([values[i] for i in live], GpuInventory, limit)
@@ -259,7 +262,9 @@ class KafkaSubscription:
         source = f"{tp.topic}/{tp.partition}"
         dead = [store_letter(source, record, reason) for record, reason in pairs]
         published = min(r.timestamp for r in records) / 1000 if records else 0.0
-        delivery = Delivery(frame, events, inventory, dead, facility, jobs, messages=len(records), published_at_s=published)
+        delivery = Delivery(
+            frame, events, inventory, dead, facility, jobs, messages=len(records), published_at_s=published, processes=processes
+        )
         return delivery, pairs
 
     def _record_range(self, tp: Any, last: int) -> bool:

@@ -22,9 +22,10 @@ SAMPLES: Final = "gpufleet.samples.v1"
 EVENTS: Final = "gpufleet.events.v1"
 INVENTORY: Final = "gpufleet.inventory.v1"
 FACILITY: Final = "gpufleet.facility.v1"
+PROCESSES: Final = "gpufleet.processes.v1"
 DEADLETTER: Final = "gpufleet.deadletter.v1"
 JOBS: Final = "gpufleet.jobs.v1"
-INGESTED: Final = (SAMPLES, EVENTS, INVENTORY, FACILITY, JOBS)  # what `gpufleet ingest` reads
+INGESTED: Final = (SAMPLES, EVENTS, INVENTORY, FACILITY, JOBS, PROCESSES)  # what `gpufleet ingest` reads
 _HOUR_MS: Final = 3_600_000
 
 
@@ -74,6 +75,8 @@ def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(EVENTS, settings.events_partitions, rf, "node", "XIDs, GPU lost, collector start/stop", retention),
         TopicSpec(INVENTORY, settings.inventory_partitions, rf, "GPU uuid", "GPU identity and limits (latest wins)", compacted),
         TopicSpec(FACILITY, settings.facility_partitions, rf, "sensor id", "facility readings (power, cooling)", retention),
+        # keyed by node like events, and as few: one message per node every few seconds
+        TopicSpec(PROCESSES, settings.events_partitions, rf, "node", "compute processes per GPU", retention),
         TopicSpec(
             JOBS, settings.jobs_partitions, rf, "cluster/node", "job starts and ends per node (job_assignment/1)", retention
         ),

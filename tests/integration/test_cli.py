@@ -59,7 +59,7 @@ def test_collect_once_prints_one_node_sample() -> None:
     assert len(lines) == 1
     sample = NodeSample.model_validate_json(lines[0])
     assert sample.node == "node-00012" and [g.gpu_index for g in sample.gpus] == list(range(8))
-    assert json.loads(lines[0])["schema"] == "gpufleet.node_sample/1"
+    assert json.loads(lines[0])["schema"] == "gpufleet.node_sample/2"
 
 
 def test_collect_unknown_source() -> None:

@@ -9,6 +9,7 @@ minute-bucket edges cannot decide the outcome.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 
 import pytest
@@ -66,18 +67,37 @@ def test_gpu_faults_fire_on_exactly_the_faulted_gpus(default_fleet: Fleet, fired
         "gpufleet-fatal-xid": faulted(fleet, at, 3600, xid_is(*fatal_xids())),
         "gpufleet-straggler": faulted(fleet, at, 10**6, lambda kind, _: kind == "straggler"),
         "gpufleet-power-brake": faulted(fleet, at, 10**6, lambda kind, _: kind == "power_brake"),
+        "gpufleet-gpu-stalled": faulted(fleet, at, 10**6, lambda kind, _: kind == "stall"),
+        "gpufleet-gpu-needs-recovery": faulted(fleet, at, 3600, xid_is(48, 79)),  # DRAIN_AND_RESET, NODE_REBOOT
     }
     for rule, gpus in expected.items():
         assert gpus, f"the scenario should exercise {rule}"
         assert gpu_keys(fired.get(rule, [])) == gpus, rule
-    # each instance names its code, and the codes are exactly the fatal ones injected
+    # one instance per burst of each GPU (a burst ends after > 3 min without an XID), naming
+    # the burst's fatal codes: exactly the bursts the injected XIDs make
     fatal = set(fatal_xids())
-    injected = {
-        (*fleet.gpu_key(f.gpus[0]), xid_code(f.kind, f.xid))
-        for f in fleet.fleet.truth
-        if xid_code(f.kind, f.xid) in fatal and f.start_ms <= at
+    xids = sorted(
+        (f.start_ms, g, code) for f in fleet.fleet.truth for g in f.gpus if (code := xid_code(f.kind, f.xid)) is not None
+    )
+    bursts: dict[int, list[tuple[int, int, set[int]]]] = {}  # gpu -> [(first, last, fatal codes)]
+    for ts, gpu, code in xids:
+        runs = bursts.setdefault(gpu, [])
+        if runs and ts - runs[-1][1] <= 180_000:
+            runs[-1] = (runs[-1][0], ts, runs[-1][2] | ({code} & fatal))
+        else:
+            runs.append((ts, ts, {code} & fatal))
+    expected_bursts = {
+        (*fleet.gpu_key(gpu), first, ",".join(map(str, sorted(codes))))
+        for gpu, runs in bursts.items()
+        for first, last, codes in runs
+        if codes and at - 3600_000 <= last and first <= at
     }
-    assert {(i.labels["node"], i.labels["gpu"], int(i.labels["xid"])) for i in fired["gpufleet-fatal-xid"]} == injected
+    got = {(i.labels["node"], i.labels["gpu"], i.labels["burst"], i.labels["xid"]) for i in fired["gpufleet-fatal-xid"]}
+    as_labels = {(n, g, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(first // 1000)), x) for n, g, first, x in expected_bursts}
+    assert got == as_labels
+    recovery = {i.labels["recovery_action"] for i in fired["gpufleet-gpu-needs-recovery"]}
+    assert recovery == {"DRAIN_AND_RESET", "NODE_REBOOT"}
+    assert all(i.labels["step"].startswith("drain") for i in fired["gpufleet-gpu-needs-recovery"])
 
 
 def test_node_faults_fire_on_exactly_the_faulted_nodes(default_fleet: Fleet, fired: dict[str, list[AlertInstance]]) -> None:

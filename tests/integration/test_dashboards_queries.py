@@ -89,7 +89,7 @@ def test_heatmaps_are_bucket_columns_that_count_every_gpu(default_fleet: Fleet) 
     store, fleet = default_fleet
     time_range = TimeRange(fleet.start_ms, fleet.end_ms, 60_000)
     heatmaps = [(p, t) for _, p, t in TARGETS if p["type"] == "heatmap"]
-    assert len(heatmaps) == 3
+    assert len(heatmaps) == 6  # utilization, temperatures, SM / tensor / DRAM activity
     for panel, target in heatmaps:
         result = store.query(expand(target["rawSql"], time_range, ALL_VARS))
         bands = [int(c) for c in result.columns[1:]]  # Grafana's "ge" layout: names are lower bounds

@@ -81,6 +81,17 @@ def test_demo_stores_every_row_once_and_every_fault(store_dsn: str, tmp_path: Pa
     }
     assert injected_nodes <= faulty_nodes
     assert math.isclose(result.summary["power"]["peak_megawatts"], GPUS * 0.7 / 1000, rel_tol=0.3)
+    # what the GPUs did: activity means, the stalled GPU, the GPUs whose driver asks for recovery
+    activity = result.summary["activity"]
+    assert 0 < activity["tensor_active_pct"] < activity["sm_active_pct"] <= 100
+    [stall] = [f for f in truth if f.kind == "stall"]
+    assert [r[3] for r in result.summary["stalled"].rows] == [uuid_of[stall.gpus[0]]]
+    recovery = {(uuid_of[f.gpus[0]], 4) for f in truth if f.kind == "ecc_dbe" or (f.kind, f.xid) == ("xid", 48)}
+    recovery |= {(uuid_of[f.gpus[0]], 2) for f in truth if f.kind == "gpu_lost" or (f.kind, f.xid) == ("xid", 79)}
+    assert {(r[3], r[4]) for r in result.summary["recovering"].rows} == recovery
+    # processes: every 5 ticks, one row per GPU of a job that still reports
+    published = store.query("SELECT uniqExact(ts), uniqExact(uuid) FROM gpu_processes").rows[0]
+    assert published[0] == TICKS // 5 and 0 < published[1] <= GPUS
 
 
 def test_healthy_demo_reports_no_faults(store_dsn: str, tmp_path: Path) -> None:
@@ -88,4 +99,5 @@ def test_healthy_demo_reports_no_faults(store_dsn: str, tmp_path: Path) -> None:
     result = run_demo(opts, store_dsn=store_dsn)
     assert result.ingest.rows == 256 * 20
     assert result.summary["faulty"].rows == [] and result.summary["xids"].rows == []
+    assert result.summary["stalled"].rows == [] and result.summary["recovering"].rows == []
     assert result.start_ms <= int(time.time() * 1000)

@@ -100,7 +100,7 @@ def test_dead_letters_carry_reason_and_source_and_the_rest_lands(kafka1: KafkaCl
     hot = {**node0, "gpus": [{**node0["gpus"][0], "gpu_temp_c": 900}]}
     bad = [
         (b"node-x", b'{"schema": "gpufleet.node_sample/1", "cluster": '),
-        (b"node-y", valid[1][1].replace(b"node_sample/1", b"node_sample/2")),
+        (b"node-y", valid[1][1].replace(b"node_sample/2", b"node_sample/9")),
         (b"node-z", json.dumps(hot).encode()),
         (b"node-w", valid[2][1] + b" " * (300 * 1024)),
     ]

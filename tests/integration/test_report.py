@@ -129,6 +129,22 @@ def test_fired_alerts_name_the_faulted_gpus(faulty: DemoReport) -> None:
     assert f"{lost_node} (GPU {lost_gpu})" in alerts_html and f"{brake_node} (all 8 GPUs)" in alerts_html
 
 
+def test_activity_section_names_the_stalled_and_recovering_gpus(faulty: DemoReport) -> None:
+    data = faulty.data
+    assert 0 < data["activity"]["sm_active_pct"] <= 100
+    stalled = {(r["node"], str(r["gpu_index"])) for r in data["stalled"]}
+    stall_s = (faulty.end_ms - next(f.start_ms for f in faulty.truth if f.kind == "stall")) // 1000
+    assert stalled == (faulty.faulted("stall") if stall_s >= 120 else set())  # 120 samples, as the alert
+    recovering = {(r["node"], str(r["gpu_index"])): r["action"] for r in data["recovering"]}
+    assert {k for k, a in recovering.items() if a == 4} >= faulty.faulted("ecc_dbe")
+    assert {k for k, a in recovering.items() if a == 2} >= faulty.faulted("gpu_lost")
+    section = faulty.html.split("What the GPUs did", 1)[1].split("<h2>", 1)[0]
+    assert "DRAIN_AND_RESET" in section and "NODE_REBOOT" in section and "reboot" in section
+    bursts = {(b["node"], str(b["gpu_index"])) for b in data["xid_bursts"] if b["fatal"]}
+    assert faulty.faulted("gpu_lost") | faulty.faulted("ecc_dbe") <= bursts
+    assert "<h3>Bursts</h3>" in faulty.html
+
+
 def test_straggler_and_throttled_gpus_are_where_the_faults_were(faulty: DemoReport) -> None:
     stragglers = {(r["node"], str(r["gpu_index"])) for r in faulty.data["stragglers"]}
     assert faulty.faulted("straggler") <= stragglers
@@ -139,6 +155,7 @@ def test_straggler_and_throttled_gpus_are_where_the_faults_were(faulty: DemoRepo
 def test_healthy_run_shows_no_faults(healthy: DemoReport) -> None:
     data = healthy.data
     assert data["alerts"] == [] and data["xid_events"] == [] and data["xid_summary"] == []
+    assert data["stalled"] == [] and data["recovering"] == [] and data["xid_bursts"] == []
     assert data["throttled"] == [] and data["stragglers"] == []
     assert data["floor"]["hottest_rack"]["peak_gpu_temp_c"] < 85  # no hot patch anywhere
     assert not [m for m in data["power_marks"] if m["kind"] == "reporting loss"]

@@ -11,7 +11,16 @@ import numpy as np
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.xids import catalog
 from storage.migrations import MIGRATIONS_TABLE, Ttls, available, migrate, sync_ttls
-from tests.support.storage_fixtures import GPUS, Stored, insert_all, make_fleet, new_store, rows_by_key, stored
+from tests.support.storage_fixtures import (
+    GPUS,
+    Stored,
+    insert_all,
+    insert_into_old_store,
+    make_fleet,
+    new_store,
+    rows_by_key,
+    stored,
+)
 
 __all__ = ["stored"]  # the fixture, used by name
 
@@ -139,7 +148,7 @@ def test_migration_from_v1_keeps_every_row_and_backfills_rollups(chdb_path: Path
                   " applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version")  # fmt: skip
     store.command(f"INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES (1, 'raw_tables', '{v1.checksum}')")
     _, frames, events, _ = make_fleet(gpus=64, ticks=150)
-    insert_all(store, frames[:100], events, "v1")
+    insert_into_old_store(store, frames[:100], events, "v1")
     fingerprint = "SELECT count(), sum(cityHash64(*)) FROM gpu_samples"
     before = store.query(fingerprint).rows[0]
 
@@ -169,7 +178,7 @@ def test_v2_store_rechained_by_011_counts_nothing_twice(chdb_path: Path) -> None
             store.command(record)
     assert "power_w_q" in store.query("SELECT groupArray(name) FROM system.columns WHERE table = 'gpu_minute'").rows[0][0]
     _, frames, events, _ = make_fleet(gpus=64, ticks=150)
-    insert_all(store, frames[:100], events, "v2")
+    insert_into_old_store(store, frames[:100], events, "v2")
 
     assert [m.version for m in migrate(store)] == [m.version for m in available() if m.version >= 11]
     insert_all(store, frames[100:], [], "v3")

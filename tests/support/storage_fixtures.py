@@ -18,7 +18,7 @@ from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.schema import GpuEvent
 from storage.clickhouse import ClickHouseStore
-from storage.migrations import migrate
+from storage.migrations import available, migrate
 
 # Batches of 25 ticks cross minute boundaries, so rollup states from several inserts merge.
 # Seed 1 places a checkpoint inside the three minutes (jobs checkpoint every 2-10 min).
@@ -53,6 +53,17 @@ def insert_all(store: ClickHouseStore, frames: list[GpuFrame], events: list[GpuE
     for i in range(0, len(frames), BATCH):
         store.insert_samples(GpuFrame.concat(frames[i : i + BATCH]), f"{tag}-{i}")
     store.insert_events(events, f"{tag}-events")
+
+
+def insert_into_old_store(store: ClickHouseStore, frames: list[GpuFrame], events: list[GpuEvent], tag: str) -> None:
+    """`insert_all` into a store migrated only part way: today's writer fills every column of
+    `gpufleet.contract.columns`, so the columns and event fields added since (migration 012)
+    are added first, as `ADD COLUMN IF NOT EXISTS`; 012 then finds them there."""
+    v4 = next(m for m in available() if m.version == 12)
+    for statement in v4.statements({}):
+        if statement.startswith(("ALTER TABLE gpu_samples", "ALTER TABLE gpu_events")):
+            store.command(statement)
+    insert_all(store, frames, events, tag)
 
 
 def new_store(chdb_path: Path) -> ClickHouseStore:

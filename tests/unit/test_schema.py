@@ -64,7 +64,7 @@ def test_unsupported_metric_is_null_not_zero() -> None:
 @pytest.mark.parametrize(
     ("message", "field", "value"),
     [
-        (node(schema="gpufleet.node_sample/2"), "schema", "gpufleet.node_sample/2"),
+        (node(schema="gpufleet.node_sample/3"), "schema", "gpufleet.node_sample/3"),
         ({k: v for k, v in node().items() if k != "node"}, "node", None),
         (node([gpu(0, gpu_temp_c=201)]), "gpu_temp_c", "201"),
         (node([gpu(0, mem_temp_c=-41)]), "mem_temp_c", "-41"),
@@ -168,3 +168,27 @@ def test_frame_to_messages_and_back_is_lossless() -> None:
         present = ~frame.null_mask(name)[order]  # a null's slot in the array means nothing
         assert np.array_equal(back.metrics[name][present], values[order][present]), name
     assert np.array_equal(back.null_mask("mem_temp_c"), frame.null_mask("mem_temp_c")[order])
+
+
+def test_v1_messages_are_still_accepted_and_v2_ones_carry_the_new_fields() -> None:
+    from gpufleet.contract.schema import NODE_SAMPLE_SCHEMA, GpuProcesses
+    from pipeline.kafka.decoder import decode_samples
+
+    v1 = node()  # schema gpufleet.node_sample/1, no GPM fields
+    assert NodeSample.model_validate(v1).gpus[0].sm_active_pct is None
+    v2 = node([gpu(0, sm_active_pct=87, tensor_active_pct=55, recovery_action=4)], schema=NODE_SAMPLE_SCHEMA)
+    frame, refused = decode_samples([json.dumps(v1).encode(), json.dumps(v2).encode()])
+    assert refused == [] and len(frame) == 3
+    assert frame.null_mask("sm_active_pct").tolist() == [True, True, False]
+    assert int(frame.metrics["sm_active_pct"][2]) == 87 and int(frame.metrics["recovery_action"][2]) == 4
+    with pytest.raises(ValidationError, match="sm_active_pct"):
+        NodeSample.model_validate(node([gpu(0, sm_active_pct=101)], schema=NODE_SAMPLE_SCHEMA))
+    labels = {"cluster": "c", "hall": "h", "row": "r", "rack": "k", "node": "n1"}
+    old_event = GpuEvent.model_validate({"schema": "gpufleet.gpu_event/1", "ts_ms": 1, "kind": "xid", "xid": 48, **labels})
+    assert old_event.recovery_action is None
+    with pytest.raises(ValidationError, match="recovery_action"):
+        GpuEvent.model_validate({"ts_ms": 1, "kind": "recovery_action", **labels})
+    procs = GpuProcesses.model_validate(
+        {"ts_ms": 1, "gpus": [0, 1], "processes": [{"gpu_index": 0, "uuid": "GPU-0", "pid": 7, "used_mem_mib": 10}], **labels}
+    )
+    assert procs.processes[0].gpu_instance_id is None

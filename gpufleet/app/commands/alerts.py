@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from gpufleet.app.commands.common import add_format_flag, add_store_flag, positive_float, print_result
+from gpufleet.app.commands.common import add_format_flag, add_store_flag, positive_float, positive_int, print_result
 from gpufleet.contract.settings import Settings
 from gpufleet.contract.times import parse_time_ms
 
@@ -36,12 +36,22 @@ def add_threshold_flags(parser: argparse.ArgumentParser) -> None:
         metavar="KW",
         help="power one rack's PDUs may deliver; the rack power alert warns at 90 %% of it (default: 80)",
     )
+    parser.add_argument(
+        "--stall-min-samples",
+        type=positive_int,
+        metavar="N",
+        help="samples busy with idle SMs before 'GPU stalled' fires (default: 120, 2 min at 1 Hz)",
+    )
 
 
 def thresholds_from(args: argparse.Namespace) -> AlertThresholds:
     from dashboards.config import AlertThresholds
 
-    given = {"power_ramp_megawatts_per_s": args.power_ramp_megawatts_per_s, "rack_pdu_limit_kw": args.rack_pdu_limit_kw}
+    given = {
+        "power_ramp_megawatts_per_s": args.power_ramp_megawatts_per_s,
+        "rack_pdu_limit_kw": args.rack_pdu_limit_kw,
+        "stall_min_samples": args.stall_min_samples,
+    }
     return AlertThresholds(**{name: value for name, value in given.items() if value is not None})
 
 

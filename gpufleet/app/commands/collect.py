@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--source", default="nvml", help="nvml (this node's GPUs) | synthetic (a simulated node) (default: %(default)s)"
     )
     mode = collect.add_mutually_exclusive_group()
-    mode.add_argument("--once", action="store_true", help="print one NodeSample as JSON and exit")
+    mode.add_argument("--once", action="store_true", help="print one NodeSample and the GPUs' processes as JSON and exit")
     mode.add_argument("--inventory", action="store_true", help="print the GPU inventory as a JSON list and exit")
     mode.add_argument("--events-for", type=positive_float, metavar="SEC", help="print events as JSON lines for SEC seconds")
     collect.add_argument(
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return _export(source, exposition, args, run_ticks)
     ticks: int | None
     if args.once:
-        messages, ticks = frozenset({"samples", "facility"}), 1
+        messages, ticks = frozenset({"samples", "facility", "processes"}), 1
     elif args.events_for:
         messages, ticks = frozenset({"events", "facility"}), math.ceil(args.events_for / args.interval)
     else:

@@ -76,6 +76,10 @@ class ReportData:
     throttled: QueryResult
     stragglers: QueryResult
     dead_letters: QueryResult
+    activity: QueryResult  # activity_summary: fleet means, stalled and recovering GPU counts
+    stalled: QueryResult
+    recovering: QueryResult
+    xid_bursts: QueryResult
     top_jobs: QueryResult = field(default_factory=lambda: QueryResult([], []))  # job attribution (docs/jobs.md)
     interrupted_jobs: QueryResult = field(default_factory=lambda: QueryResult([], []))
 
@@ -150,6 +154,10 @@ def collect(store: Store, window: Window, extent: tuple[dt.datetime, dt.datetime
         dead_letters=queries.run(store, "report_dead_letters", {**w, "limit": 20}),
         top_jobs=queries.run(store, "job_top_energy", {**w, "cluster": "", "limit": 20}),
         interrupted_jobs=queries.run(store, "job_interruptions", {**w, "cluster": "", "limit": 50}),
+        activity=queries.run(store, "activity_summary", w),
+        stalled=queries.run(store, "stalled_gpus", {**w, "limit": 50}),
+        recovering=queries.run(store, "recovery_gpus", w),
+        xid_bursts=queries.run(store, "xid_bursts", {**w, "limit": 100}),
     )
 
 

@@ -18,6 +18,7 @@ from gpufleet.app.report.alerts import AlertCoverage, FiredAlert
 from gpufleet.app.report.data import ReportData, iso, records
 from gpufleet.app.report.floor import hottest
 from gpufleet.app.report.plots import Image
+from gpufleet.contract.recovery import recovery_action
 
 MAX_PLACES = 12  # nodes listed per alert rule before "+N more" (report.json has every instance)
 STYLE = """
@@ -85,6 +86,7 @@ def render(data: ReportData, images: Sequence[Image], alerts: Sequence[FiredAler
         "<h2>Floor map</h2>" + _floor(data, by_name),
         "<h2>GPU and HBM temperature</h2>" + _img(by_name["temperatures.png"]) + '<p class="note">Shaded: p50–p99 of every '
         "sample in each step (dark) and coldest to hottest GPU (light), from the per-minute rollup.</p>",
+        "<h2>What the GPUs did</h2>" + _activity(data),
         "<h2>XID events</h2>" + _img(by_name["xids.png"]) + _xids(data),
         "<h2>Alerts fired in the window</h2>" + _alerts(alerts, coverage),
         "<h2>Stragglers and throttled GPUs</h2>" + _slow(data),
@@ -110,12 +112,37 @@ def _glance(data: ReportData, alerts: Sequence[FiredAlert]) -> str:
         ("energy used", f"{data.energy_mwh:,.3f} MWh"),
         ("hottest rack", f"{top.hall} {top.row} {top.rack}: {top.peak_gpu_temp_c:.0f} °C" if top else "no temperatures"),
         ("XID events (fatal)", f"{events:,} ({fatal:,})"),
+        ("SM / tensor activity, fleet mean", _activity_means(data)),
+        ("GPUs stalled / needing recovery", f"{len(data.stalled.rows):,} / {len(data.recovering.rows):,}"),
         ("alert instances fired (critical)", f"{len(alerts):,} ({critical:,})"),
         ("GPUs throttled / stragglers", f"{_throttled_count(data):,} / {len(data.stragglers.rows):,}"),
         ("dead letters", f"{p['dead_letters']:,}"),
     ]
     body = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f'<h2>At a glance</h2><table class="glance">{body}</table>'
+
+
+def _activity_means(data: ReportData) -> str:
+    a = (records(data.activity) or [{}])[0]
+    if a.get("sm_active_pct") is None:
+        return "no GPM data (pre-Hopper GPUs or an older collector)"
+    return f"{a['sm_active_pct']:.1f} % / {a['tensor_active_pct']:.1f} % (utilization.gpu {a['util_gpu_pct']:.1f} %)"
+
+
+def _activity(data: ReportData) -> str:
+    stalled = _pick(records(data.stalled), ["rack", "node", "gpu_index", "stalled_samples", "avg_util_pct", "avg_sm_active_pct"])
+    recovering = []
+    for r in records(data.recovering):
+        action = recovery_action(int(r["action"]))
+        recovering.append([r["rack"], r["node"], r["gpu_index"], action.name, r["changed_at"], action.runbook])
+    return (
+        f'<p class="note">GPM activity (Hopper and newer): SM / tensor activity {html.escape(_activity_means(data))}. '
+        "A stalled GPU reads utilization.gpu >= 90 % while its SMs are <= 5 % active (a hung kernel or collective).</p>"
+        + "<h3>Stalled GPUs</h3>"
+        + table(["rack", "node", "GPU", "stalled samples", "util %", "SM active %"], stalled, "No stalled GPUs.")
+        + "<h3>GPUs whose driver asks for recovery</h3>"
+        + table(["rack", "node", "GPU", "action", "since (UTC)", "runbook"], recovering, "No recovery actions.")
+    )
 
 
 def _throttled_count(data: ReportData) -> int:
@@ -175,8 +202,16 @@ def _xids(data: ReportData) -> str:
         ["ts", "hall", "rack", "node", "gpu_index", "xid", "mnemonic", "severity", "meaning", "action"],
     )
     shown = f" (the {len(events)} shown: fatal first, then newest)" if len(events) >= 200 else ""
+    bursts = [
+        [r["first_ts"], r["last_ts"], r["rack"], r["node"], r["gpu_index"], r["events"], ",".join(map(str, r["xids"])),
+         "yes" if r["fatal"] else "", ", ".join(r["actions"])]
+        for r in records(data.xid_bursts)
+    ]  # fmt: skip
     return (
-        "<h3>By code</h3>"
+        '<h3>Bursts</h3><p class="note">A GPU\'s XIDs form one burst until more than 3 minutes pass without one; '
+        "the Fatal XID alert pages once per burst.</p>"
+        + table(["first (UTC)", "last (UTC)", "rack", "node", "GPU", "XIDs", "codes", "fatal", "actions"], bursts, "No XIDs.")
+        + "<h3>By code</h3>"
         + table(["xid", "mnemonic", "severity", "events", "GPUs", "nodes", "recommended action"], summary, "No XID events.")
         + f"<h3>What happened where{shown}</h3>"
         + table(
