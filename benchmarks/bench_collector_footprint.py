@@ -166,7 +166,7 @@ def main() -> None:
                 run.proc.terminate()
                 run.proc.wait(timeout=60)
         if broker is not None:
-            broker.stop()
+            broker.close()
 
     report(runs, opts)
 

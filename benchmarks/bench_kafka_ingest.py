@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from storage_fleet import flags
 
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
@@ -43,9 +44,8 @@ from pipeline.kafka.decoder import decode_samples
 from pipeline.kafka.producer import KafkaTransport, ProducerConfig
 from pipeline.kafka.subscription import KafkaSubscription, SubscriptionConfig
 from storage.clickhouse import ClickHouseStore
-from storage.registry import open_store
 from storage.migrations import migrate
-from storage_fleet import flags
+from storage.registry import open_store
 from tests.support.kafka_cluster import KafkaCluster
 from tests.support.kafka_helpers import reset
 

@@ -134,3 +134,7 @@ class FanOut:
     def publish_facility(self, readings: Sequence[FacilitySample]) -> None:
         for p in self.publishers:
             p.publish_facility(readings)
+
+    def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
+        for p in self.publishers:
+            p.publish_processes(processes)

@@ -61,6 +61,7 @@ class JsonLinesTransport:
     def publish_jobs(self, jobs: Sequence[JobAssignment]) -> None:
         if self._kinds["jobs"]:
             self._write([j.model_dump_json() for j in jobs])
+
     def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
         if self._kinds["processes"]:
             self._write([p.model_dump_json() for p in processes])

@@ -80,6 +80,7 @@ class MemoryBroker:
         if jobs:
             with self._cond:
                 self._append(_Entry(next(self._offsets), time.time(), jobs=tuple(jobs)))
+
     def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
         if processes:
             with self._cond:

@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 
 from collectors.prometheus.fields import FRAME_METRICS, XID_COUNT_METRIC, XID_METRIC, ExportedMetric
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 from gpufleet.contract.xids import lookup
 
 # dcgm-exporter's default label names, in its order
@@ -73,6 +73,9 @@ class GpuExposition(Collector):
 
     def publish_facility(self, readings: Sequence[FacilitySample]) -> None:
         return None  # facility readings are not GPU metrics
+
+    def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
+        return None  # dcgm-exporter serves no per-process series; processes travel on Kafka
 
     # ---- Collector (called from the HTTP server's thread) ----------------------------
     def describe(self) -> list[Metric]:

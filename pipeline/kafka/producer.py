@@ -123,6 +123,7 @@ class KafkaTransport:
     def publish_jobs(self, jobs: Sequence[JobAssignment]) -> None:
         # Keyed by node, like samples: one node's job starts and ends stay in order.
         self._enqueue([_Message(topics.JOBS, f"{j.cluster}/{j.node}".encode(), j.model_dump_json().encode(), 0) for j in jobs])
+
     def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
         self._enqueue([_Message(topics.PROCESSES, p.node.encode(), p.model_dump_json().encode(), 0) for p in processes])
 

@@ -10,9 +10,7 @@ import re
 from pathlib import Path
 
 from tests.support.cli import run_cli
-from tests.support.kafka_helpers import Tansu, cli_env, gpufleet, tansu
-
-__all__ = ["tansu"]  # the fixture, imported for pytest
+from tests.support.kafka_helpers import KafkaCluster, cli_env, gpufleet
 
 NVML = ["collect", "--source", "nvml", "--nvml-module", "collectors.nvml.double", "--node", "node-00042"]
 
@@ -29,12 +27,12 @@ def sql(data: Path, query: str) -> list[dict[str, object]]:
     return rows
 
 
-def test_stalled_and_recovering_gpus_alert_end_to_end(tansu: Tansu, tmp_path: Path) -> None:
+def test_stalled_and_recovering_gpus_alert_end_to_end(kafka1: KafkaCluster, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    env = cli_env(tansu, GPUFLEET_NVML_DOUBLE_STALL="1,6", GPUFLEET_NVML_DOUBLE_RECOVERY="4:4")
+    env = cli_env(kafka1, GPUFLEET_NVML_DOUBLE_STALL="1,6", GPUFLEET_NVML_DOUBLE_RECOVERY="4:4")
     ingest = gpufleet("ingest", "--store", f"chdb://{data}", "--exit-when-idle", "5", env=env, cwd=tmp_path)
     collect = gpufleet(
-        *NVML, "--interval", "0.2", "--duration", "4", "--kafka", tansu.bootstrap, "--stats-interval", "0", env=env, cwd=tmp_path
+        *NVML, "--interval", "0.2", "--duration", "4", "--kafka", kafka1.bootstrap, "--stats-interval", "0", env=env, cwd=tmp_path
     )
     assert collect.wait(60) == 0, collect.stderr()
     assert ingest.wait(90) == 0, ingest.stderr()

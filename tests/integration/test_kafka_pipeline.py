@@ -224,8 +224,8 @@ def test_two_ingest_processes_in_one_group_share_without_duplicates(kafka1: Kafk
 def test_collect_publishes_to_kafka_and_reports(kafka1: KafkaCluster, tmp_path: Path) -> None:
     proc = run_cli(
         "collect", "--source", "synthetic", "--gpus", "8", "--interval", "0.5", "--duration", "2",
-        "--kafka", kafka1.bootstrap, "--stats-interval", "0",  # fmt: skip
-    )
+        "--kafka", kafka1.bootstrap, "--stats-interval", "0",
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["sent_rows"] == summary["sampled_rows"] == 8 * 4 and summary["undelivered_messages"] == 0

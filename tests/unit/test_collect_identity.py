@@ -30,7 +30,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytes
 
 def once(capsys: pytest.CaptureFixture[str], *flags: str) -> NodeSample:
     assert main([*ONCE, *flags]) == 0
-    return NodeSample.model_validate_json(capsys.readouterr().out.strip())
+    lines = capsys.readouterr().out.strip().splitlines()  # the node's sample, then its processes
+    (sample,) = [line for line in lines if '"gpufleet.node_sample/' in line]
+    return NodeSample.model_validate_json(sample)
 
 
 def test_default_source_is_nvml_and_node_is_the_hostname(capsys: pytest.CaptureFixture[str]) -> None:

@@ -41,7 +41,7 @@ def test_alert_rules_are_read_from_their_toml_files_with_phrases_filled() -> Non
     from dashboards.alerts import RULES
     from dashboards.rule import _phrased
 
-    assert len(RULES) == len({r.uid for r in RULES}) == 22
+    assert len(RULES) == len({r.uid for r in RULES}) == 25
     lost = next(r for r in RULES if r.uid == "gpufleet-gpu-lost")
     assert lost.summary == "{{ $labels.cluster }}/{{ $labels.node }} GPU {{ $labels.gpu }} fell off the bus"
     assert all("${" not in r.summary + r.runbook for r in RULES)
