@@ -161,18 +161,20 @@ DEV_METRICS: Final[tuple[ExportedMetric, ...]] = (
     ),
 )
 
-# GPM activity (NVML GPM on Hopper+, issue 15). The frame carries these columns only once the
-# collector samples GPM; until then these metrics are not served. GPM gives percent (and
+# GPM activity (NVML GPM on Hopper+, issue 15; column names as that branch declares them).
+# The frame carries these columns only once the collector samples GPM; until then these
+# metrics are not served. GPM gives percent (and
 # MiB/s), DCGM's profiling fields are 0–1 ratios (and B/s).
 GPM_COLUMNS: Final[dict[str, str]] = {
-    "DCGM_FI_PROF_GR_ENGINE_ACTIVE": "gpm_graphics_active_pct",
-    "DCGM_FI_PROF_SM_ACTIVE": "gpm_sm_active_pct",
-    "DCGM_FI_PROF_SM_OCCUPANCY": "gpm_sm_occupancy_pct",
-    "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": "gpm_tensor_active_pct",
-    "DCGM_FI_PROF_DRAM_ACTIVE": "gpm_dram_active_pct",
-    "DCGM_FI_PROF_PIPE_FP64_ACTIVE": "gpm_fp64_active_pct",
-    "DCGM_FI_PROF_PIPE_FP32_ACTIVE": "gpm_fp32_active_pct",
-    "DCGM_FI_PROF_PIPE_FP16_ACTIVE": "gpm_fp16_active_pct",
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE": "graphics_active_pct",
+    "DCGM_FI_PROF_SM_ACTIVE": "sm_active_pct",
+    "DCGM_FI_PROF_SM_OCCUPANCY": "sm_occupancy_pct",
+    "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": "tensor_active_pct",
+    "DCGM_FI_PROF_PIPE_TENSOR_HMMA_ACTIVE": "hmma_active_pct",
+    "DCGM_FI_PROF_DRAM_ACTIVE": "dram_active_pct",
+    "DCGM_FI_PROF_PIPE_FP64_ACTIVE": "fp64_active_pct",
+    "DCGM_FI_PROF_PIPE_FP32_ACTIVE": "fp32_active_pct",
+    "DCGM_FI_PROF_PIPE_FP16_ACTIVE": "fp16_active_pct",
 }
 GPM_RATE_COLUMNS: Final[dict[str, str]] = {
     "DCGM_FI_PROF_PCIE_TX_BYTES": "gpm_pcie_tx_mibps",
