@@ -169,6 +169,7 @@ GPM_COLUMNS: Final[dict[str, str]] = {
     "DCGM_FI_PROF_SM_ACTIVE": "sm_active_pct",
     "DCGM_FI_PROF_SM_OCCUPANCY": "sm_occupancy_pct",
     "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": "tensor_active_pct",
+    "DCGM_FI_PROF_PIPE_TENSOR_HMMA_ACTIVE": "hmma_active_pct",
     "DCGM_FI_PROF_DRAM_ACTIVE": "dram_active_pct",
     "DCGM_FI_PROF_PIPE_FP64_ACTIVE": "fp64_active_pct",
     "DCGM_FI_PROF_PIPE_FP32_ACTIVE": "fp32_active_pct",
