@@ -28,7 +28,7 @@ RULE_MODELS = [rule_model(r, AlertThresholds()) for r in RULES]
 
 
 def test_uids_unique_and_panel_ids_unique_per_dashboard() -> None:
-    assert len({b["uid"] for b in BOARDS}) == len(BOARDS) == 9
+    assert len({b["uid"] for b in BOARDS}) == len(BOARDS) == 10
     for board in BOARDS:
         ids = [p["id"] for p in board["panels"]]
         assert len(ids) == len(set(ids)), board["uid"]

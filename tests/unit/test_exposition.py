@@ -148,17 +148,23 @@ def test_unsupported_field_serves_no_series_for_that_gpu() -> None:
         source.close()
 
 
-def test_prof_metrics_only_when_the_frame_has_gpm_columns(nvml: NvmlSource) -> None:
+def test_prof_metrics_are_gpm_percent_as_ratios_and_absent_where_gpm_is_null(nvml: NvmlSource) -> None:
     exposition = GpuExposition()
     frame = one_tick(nvml, exposition)
-    served = scrape(exposition)
-    assert not any(name.startswith("DCGM_FI_PROF_") for name in served), "no GPM data yet: no PROF series"
-    gpm = np.array([87.5, 12.0, 0.0, 100.0, 50.0, 50.0, 50.0, 50.0])
+    gpm = np.array([87.0, 12.0, 0.0, 100.0, 50.0, 50.0, 50.0, 50.0])
+    no_gpm = np.zeros(len(frame), dtype=bool)
+    no_gpm[1] = True  # a GPU whose GPM read failed: null, so no series rather than 0
     for column in GPM_COLUMNS.values():
-        frame.metrics[column] = gpm
+        frame.metrics[column] = gpm.astype(frame.metrics[column].dtype)
+        frame.nulls[column] = no_gpm
     served = scrape(exposition)
+    expected = sorted((gpm[~no_gpm] / 100).tolist())
     for name in GPM_COLUMNS:
-        assert sorted(v for _, v in served[name]) == sorted((gpm / 100).tolist()), f"{name}: a 0-1 ratio"
+        assert sorted(v for _, v in served[name]) == expected, f"{name}: a 0-1 ratio, GPU 1 left out"
+        assert "1" not in {labels["gpu"] for labels, _ in served[name]}
+    for column in GPM_COLUMNS.values():
+        frame.nulls[column] = np.ones(len(frame), dtype=bool)
+    assert not any(name in GPM_COLUMNS for name in scrape(exposition)), "no GPM data: no PROF series"
 
 
 def test_every_dashboard_12239_metric_is_served(nvml: NvmlSource) -> None:
