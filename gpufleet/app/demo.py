@@ -21,6 +21,7 @@ from collectors.agent import Agent, AgentStats
 from collectors.base import SourceConfig, create_source
 from collectors.facility.synthetic import SyntheticFacility
 from collectors.synthetic.source import SyntheticSource
+from gpufleet.contract.times import TimeWindow
 from gpufleet.contract.xids import lookup
 from pipeline.ingest import Ingest, IngestStats
 from pipeline.memory import MemoryBroker
@@ -82,7 +83,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None, store_dsn: str |
             cluster=opts.cluster,
         )
     )
-    broker = MemoryBroker()
+    broker = MemoryBroker(window=TimeWindow.of(opts.raw_ttl_days, opts.interval_s + 300))
     facility = SyntheticFacility(source.fleet, site=opts.cluster) if isinstance(source, SyntheticSource) else None
     agent = Agent(source, broker, opts.interval_s, opts.speed, facility=facility)
     ingest = Ingest(broker, store)
