@@ -133,6 +133,8 @@ class Ingest:
                 attempt += 1
                 if self._wait(delay):
                     return False  # shutting down: uncommitted, so it is delivered again later
+                if not getattr(self.subscription, "owns", lambda _d: True)(delivery):
+                    return False  # a rebalance gave its partition to another member, which stores it
 
     def _wait(self, delay_s: float) -> bool:
         """Back off for `delay_s`; True when stopping. A subscription with `keepalive(timeout_s)`

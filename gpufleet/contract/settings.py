@@ -46,7 +46,10 @@ class KafkaSettings(BaseModel):
     inventory_partitions: int = Field(6, ge=1)
     facility_partitions: int = Field(6, ge=1)
     deadletter_partitions: int = Field(3, ge=1)
-    replication_factor: int = Field(3, ge=1, description="replicas per partition (1 on a single test broker)")
+    replication_factor: int = Field(3, ge=1, description="replicas per partition (1 on a single broker)")
+    min_insync_replicas: int = Field(
+        2, ge=1, description="replicas that must have a write before acks=all succeeds (1 on a single broker)"
+    )
     retention_hours: int = Field(72, ge=1, description="how long samples/events/facility/dead letters stay in Kafka")
     session_timeout_ms: int = Field(10_000, ge=1000, description="ingest group session; a dead member is noticed after this")
 

@@ -22,6 +22,15 @@ MAX_VALUE_BYTES: Final = 900 * 1024  # under the producer's 1 MiB request limit,
 Letter = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
 
 
+def store_letter(source: str, record: Any, reason: str) -> Any:
+    """The store's `DeadLetter` for one refused record (payload cut to 4 KiB; the topic keeps it whole)."""
+    from storage.base import DeadLetter
+
+    payload = record.value[:4096] if record.value else b""
+    node = record.key.decode("utf-8", "replace") if record.key else None
+    return DeadLetter(source=f"{source}@{record.offset}", reason=reason, payload=payload, node=node)
+
+
 def dead_letter(record: Any, reason: str, topic_id: str) -> Letter:
     """(key, value, headers) for one refused Kafka record."""
     value: bytes = record.value or b""

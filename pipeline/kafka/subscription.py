@@ -6,6 +6,10 @@ is in the token because offsets restart at 0 when a topic is deleted and created
 a broker that keeps nothing restarts): without it, new data would carry old tokens and be
 dropped as duplicates. `commit` first sends the dead letters to the dead-letter topic, then
 commits the consumer offset; ingest calls it only after the store acknowledged the writes.
+
+A partition revoked in a rebalance takes its in-flight delivery with it: `owns` turns false
+(ingest stops retrying that write) and `commit` refuses it, so a member that lost a
+partition never moves that partition's committed offset backwards under the new owner.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from gpufleet.contract.times import TimeWindow
 from pipeline.kafka import topics
 from pipeline.kafka.batches import PartitionBatch
 from pipeline.kafka.config import client_config
-from pipeline.kafka.deadletters import DeadLetterSender, dead_letter, refused_letter
+from pipeline.kafka.deadletters import DeadLetterSender, dead_letter, refused_letter, store_letter
 from pipeline.kafka.decoder import DEFAULT_MAX_MESSAGE_BYTES, Refused, decode_models, decode_samples
 from pipeline.transport import Delivery
 
@@ -39,7 +43,7 @@ _KAFKA_CALL_MS: Final = 10_000  # a blocking call to a broker that went away giv
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionConfig:
-    """Tuning. Sessions are short because Tansu holds a JoinGroup for half the session timeout."""
+    """Tuning. Short sessions: a member that died is replaced within seconds."""
 
     group: str = "gpufleet-ingest"
     max_batch_messages: int = 5_000  # 40,000 GPU rows of 8-GPU nodes
@@ -58,6 +62,7 @@ class SubscriptionStats:
     deliveries: int = 0
     commits: int = 0
     commit_failures: int = 0
+    revoked_deliveries: int = 0  # deliveries whose partition moved to another member before their commit
     ranges_recorded: int = 0
     ranges_repeated: int = 0  # first batches re-formed to a range recorded before a crash/rebalance
     topic_resets: int = 0  # a topic came back with a new id (deleted and created, or broker data lost)
@@ -139,7 +144,11 @@ class KafkaSubscription:
         rows are stored, and a range delivered again is dropped by the store as a duplicate."""
         pos = delivery.position
         assert isinstance(pos, _Position)
-        self._inflight.pop(pos.tp, None)
+        if not self.owns(delivery):  # revoked meanwhile: the offset is the new owner's to commit
+            self.stats.revoked_deliveries += 1
+            log.warning("not committing a revoked partition", extra={"tp": str(pos.tp), "first": pos.first, "last": pos.last})
+            return
+        del self._inflight[pos.tp]
         try:
             letters = [dead_letter(record, reason, pos.topic_id) for record, reason in pos.refused]
             letters += [refused_letter(d, pos.tp.topic, pos.tp.partition, pos.topic_id) for d in delivery.store_refused]
@@ -159,6 +168,11 @@ class KafkaSubscription:
             kind = reason.split(" ", 1)[0].rstrip(":")
             self.stats.dead_letters[kind] = self.stats.dead_letters.get(kind, 0) + 1
 
+    def owns(self, delivery: Delivery) -> bool:
+        """Whether `delivery`'s partition is still this member's since it was delivered (no rebalance took it)."""
+        pos = delivery.position
+        return isinstance(pos, _Position) and self._inflight.get(pos.tp) is pos and pos.tp in self._consumer.assignment()
+
     @property
     def assigned(self) -> bool:
         """Whether the group gave this member any partitions yet (joining takes seconds)."""
@@ -174,7 +188,13 @@ class KafkaSubscription:
         assigned = self._consumer.assignment()
         if assigned:
             self._consumer.pause(*assigned)
-        self._accept(self._consumer.poll(timeout_ms=int(timeout_s * 1000)))
+        try:
+            records = self._consumer.poll(timeout_ms=int(timeout_s * 1000))
+        except KafkaError as exc:  # a broker restart while the store is down: stay in the loop
+            log.warning("keepalive poll failed; retrying", extra={"error": str(exc)[:200]})
+            time.sleep(timeout_s)
+            return
+        self._accept(records)
 
     def drain(self) -> None:
         """From now on every gathered batch is ready at once (shutdown: flush, commit, exit)."""
@@ -265,7 +285,7 @@ class KafkaSubscription:
             refused = [Refused(live[r.index], r.reason) for r in refused]
         pairs = [(records[r.index], r.reason) for r in refused]
         source = f"{tp.topic}/{tp.partition}"
-        dead = [_store_letter(source, record, reason) for record, reason in pairs]
+        dead = [store_letter(source, record, reason) for record, reason in pairs]
         published = min(r.timestamp for r in records) / 1000 if records else 0.0
         delivery = Delivery(frame, events, inventory, dead, facility, messages=len(records), published_at_s=published)
         return delivery, pairs
@@ -304,10 +324,8 @@ class KafkaSubscription:
     def _topic_id(self, topic: str, refresh: bool = False) -> str:
         """The topic's id; with `refresh`, as the broker says now, or "unknown" if it cannot say.
 
-        A delivery needs the refreshed id: a broker that lost its data and came back serves
-        the new topic at the old offsets, and a cached id would put the old id's tokens on
-        new records (stored again after the reset that follows: seen in the outage test).
-        """
+        A delivery needs the refreshed id: a recreated topic serves new records at the old
+        offsets, and a cached id would put the old id's tokens on them."""
         if (refresh or topic not in self._topic_ids) and not self._load_topic_ids() and refresh:
             return "unknown"
         return self._topic_ids.get(topic, "unknown")
@@ -355,7 +373,7 @@ class KafkaSubscription:
                 self._consumer.seek_to_beginning(tp)
 
     def update_lag(self) -> None:
-        """Consumer lag per assigned partition (from fetch responses; Tansu reports a wrong high watermark)."""
+        """Consumer lag per assigned partition (the high watermark from fetch responses)."""
         lag: dict[tuple[str, int], int] = {}
         for tp in self._consumer.assignment():
             high = self._consumer.highwater(tp)
@@ -367,16 +385,8 @@ class KafkaSubscription:
         self.stats.lag = lag
 
 
-def _store_letter(source: str, record: Any, reason: str) -> Any:
-    from storage.base import DeadLetter
-
-    payload = record.value[:4096] if record.value else b""
-    node = record.key.decode("utf-8", "replace") if record.key else None
-    return DeadLetter(source=f"{source}@{record.offset}", reason=reason, payload=payload, node=node)
-
-
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Rebalance callbacks: forget what was gathered for revoked partitions, mark new ones."""
+    """Rebalance callbacks: forget what was gathered or delivered for revoked partitions, mark new ones."""
 
     def __init__(self, sub: KafkaSubscription) -> None:
         self.sub = sub
@@ -385,6 +395,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp in revoked:
             self.sub._batches.pop(tp, None)
             self.sub._fresh.discard(tp)
+            self.sub._inflight.pop(tp, None)  # its commit is refused; the new owner repeats the range
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.sub._fresh.update(assigned)

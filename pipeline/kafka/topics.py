@@ -45,13 +45,29 @@ class TopicSpec:
 
 
 def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
-    """All gpufleet topics with their partitions, retention and compaction."""
-    rf = settings.replication_factor
-    retention = {"cleanup.policy": "delete", "retention.ms": str(settings.retention_hours * _HOUR_MS)}
+    """All gpufleet topics with their partitions, replication, retention and compaction.
+
+    Raises:
+        ConfigError: `min_insync_replicas` above `replication_factor` (no write could ever succeed).
+    """
+    rf, isr = settings.replication_factor, settings.min_insync_replicas
+    if isr > rf:
+        raise ConfigError(
+            f"GPUFLEET_KAFKA__MIN_INSYNC_REPLICAS={isr} is above GPUFLEET_KAFKA__REPLICATION_FACTOR={rf}: "
+            "acks=all writes would always fail"
+        )
+    # With acks=all, a write is acknowledged once `isr` replicas have it: RF 3 + 2 survives a broker loss.
+    replicated = {"min.insync.replicas": str(isr)}
+    retention = {**replicated, "cleanup.policy": "delete", "retention.ms": str(settings.retention_hours * _HOUR_MS)}
     # Dead letters wait for a person: keep them four times longer than the data.
-    dead_retention = {"cleanup.policy": "delete", "retention.ms": str(4 * settings.retention_hours * _HOUR_MS)}
+    dead_retention = {**replicated, "cleanup.policy": "delete", "retention.ms": str(4 * settings.retention_hours * _HOUR_MS)}
     # Inventory is state, not history: the latest record per GPU is all that matters.
-    compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": str(_HOUR_MS), "segment.ms": str(24 * _HOUR_MS)}
+    compacted = {
+        **replicated,
+        "cleanup.policy": "compact",
+        "min.compaction.lag.ms": str(_HOUR_MS),
+        "segment.ms": str(24 * _HOUR_MS),
+    }
     return [
         TopicSpec(SAMPLES, settings.samples_partitions, rf, "node", "one NodeSample per node per tick", retention),
         TopicSpec(EVENTS, settings.events_partitions, rf, "node", "XIDs, GPU lost, collector start/stop", retention),
@@ -85,6 +101,7 @@ def ensure_topics(admin: Any, specs: list[TopicSpec]) -> list[str]:
     missing = [s for s in specs if s.name not in existing]
     if not missing:
         return []
+    _check_broker_count(admin, max(s.replication_factor for s in missing))
     request = {
         s.name: {"num_partitions": s.partitions, "replication_factor": s.replication_factor, "configs": dict(s.configs)}
         for s in missing
@@ -105,6 +122,21 @@ def ensure_topics(admin: Any, specs: list[TopicSpec]) -> list[str]:
             )
     log.info("created kafka topics", extra={"topics": created})
     return created
+
+
+def _check_broker_count(admin: Any, replicas: int) -> None:
+    """A replication factor above the broker count can never be met: say so in one line, before Kafka does."""
+    from kafka.errors import KafkaError
+
+    try:
+        brokers = len(admin.describe_cluster()["brokers"])
+    except KafkaError as exc:
+        raise TransientError(f"cannot describe the Kafka cluster: {exc}") from exc
+    if replicas > brokers:
+        raise ConfigError(
+            f"GPUFLEET_KAFKA__REPLICATION_FACTOR={replicas} is above the {brokers} broker(s) of the Kafka cluster; "
+            f"set it to at most {brokers} (1 on a single broker, together with GPUFLEET_KAFKA__MIN_INSYNC_REPLICAS=1)"
+        )
 
 
 def create_topics(settings: KafkaSettings, bootstrap: str | None = None) -> list[str]:

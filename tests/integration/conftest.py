@@ -1,4 +1,4 @@
-"""Fixtures that start real components: a chDB store, Mosquitto.
+"""Fixtures that start real components: a chDB store, Mosquitto, Apache Kafka (`tests.support.kafka_helpers`).
 
 chDB opens one data path per process, so the whole test session shares one path and each
 test that stores data gets its own database inside it (`store_dsn`). Commands that open
@@ -15,7 +15,10 @@ import pytest
 
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
+from tests.support.kafka_helpers import kafka1, kafka3, kafka3_session, kafka_single
 from tests.support.mosquitto import Mosquitto
+
+__all__ = ["kafka1", "kafka3", "kafka3_session", "kafka_single"]  # Apache Kafka fixtures, for every test here
 
 
 @pytest.fixture(scope="session")

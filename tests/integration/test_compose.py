@@ -20,6 +20,7 @@ from gpufleet.app.cli import _commands, build_parser
 from gpufleet.contract.settings import KafkaSettings
 from pipeline.kafka.topics import topic_specs
 from tests.support.cli import REPO
+from tests.support.kafka_cluster import KAFKA_VERSION
 
 COMPOSE = yaml.safe_load((REPO / "compose.yaml").read_text("utf-8"))
 SERVICES: dict[str, Any] = COMPOSE["services"]
@@ -67,10 +68,16 @@ def test_kafka_bootstrap_topics_and_partitions_agree() -> None:
     assert kafka["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert SERVICES["kafka-topics"]["command"] == ["kafka", "topics", "--create"]
     brokers = len(kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(","))
-    settings = KafkaSettings(replication_factor=int(env("ingest")["GPUFLEET_KAFKA__REPLICATION_FACTOR"]))
+    settings = KafkaSettings(
+        replication_factor=int(env("ingest")["GPUFLEET_KAFKA__REPLICATION_FACTOR"]),
+        min_insync_replicas=int(env("ingest")["GPUFLEET_KAFKA__MIN_INSYNC_REPLICAS"]),
+    )
     specs = {s.name: s for s in topic_specs(settings)}
     assert {"gpufleet.samples.v1", "gpufleet.events.v1", "gpufleet.inventory.v1", "gpufleet.deadletter.v1"} <= set(specs)
     assert all(s.replication_factor <= brokers for s in specs.values())
+    assert all(int(s.configs["min.insync.replicas"]) <= s.replication_factor for s in specs.values())
+    # the image is the Apache Kafka version the tests run
+    assert SERVICES["kafka"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
     assert specs["gpufleet.samples.v1"].partitions >= SERVICES["ingest"]["deploy"]["replicas"]  # every consumer gets work
     host_port = advertised["HOST"].rsplit(":", 1)[1]
     assert f"{host_port}:{host_port}" in SERVICES["kafka"]["ports"]

@@ -9,22 +9,22 @@ import time
 from pathlib import Path
 
 from tests.support.cli import run_cli
-from tests.support.kafka_helpers import Tansu, cli_env, gpufleet, tansu  # noqa: F401 - tansu is a fixture
+from tests.support.kafka_helpers import KafkaCluster, cli_env, gpufleet
 from tests.support.mosquitto import Mosquitto
 
 
-def test_emit_mqtt_bridge_kafka_ingest(tansu: Tansu, tmp_path: Path) -> None:  # noqa: F811
+def test_emit_mqtt_bridge_kafka_ingest(kafka1: KafkaCluster, tmp_path: Path) -> None:
     mqtt = Mosquitto(tmp_path)
     mqtt.start()
     try:
-        env = cli_env(tansu, GPUFLEET_MQTT__CLIENT_ID=f"bridge-{time.monotonic_ns()}")
+        env = cli_env(kafka1, GPUFLEET_MQTT__CLIENT_ID=f"bridge-{time.monotonic_ns()}")
         # the bridge's persistent session, registered first: the broker keeps what is published meanwhile
         subprocess.run(["mosquitto_sub", "-p", str(mqtt.port), "-i", env["GPUFLEET_MQTT__CLIENT_ID"], "-c", "-q", "1",
                         "-t", "facility/+/+/+/+", "-W", "1"], capture_output=True, check=False, timeout=10)  # fmt: skip
         emit = gpufleet("emit", "--gpus", "64", "--interval", "0.5", "--duration", "3", "--mqtt", mqtt.url,
                         "--stats-interval", "0", env=env, cwd=tmp_path)  # fmt: skip
         assert emit.wait(60) == 0, emit.stderr()
-        bridge = gpufleet("bridge", "mqtt", "--mqtt", mqtt.url, "--kafka", tansu.bootstrap, "--duration", "5",
+        bridge = gpufleet("bridge", "mqtt", "--mqtt", mqtt.url, "--kafka", kafka1.bootstrap, "--duration", "5",
                           env=env, cwd=tmp_path)  # fmt: skip
         assert bridge.wait(60) == 0, bridge.stderr()
         bridged = json.loads(bridge.stderr().strip().splitlines()[-1])

@@ -1,4 +1,4 @@
-"""Kafka → ClickHouse against a real broker (Tansu): round trip, dead letters, repeats, shutdown, a group of two.
+"""Kafka → ClickHouse against Apache Kafka (one broker): round trip, dead letters, repeats, shutdown, a group of two.
 
 Commands run as users run them (`gpufleet emit`, `gpufleet ingest`, fresh processes with
 their own chDB paths); the dead-letter test runs the subscription in this process so it can
@@ -14,6 +14,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from kafka import KafkaAdminClient
+
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.frame import node_samples_from_frame
@@ -24,8 +26,8 @@ from pipeline.kafka.subscription import KafkaSubscription, SubscriptionConfig
 from storage.clickhouse import ClickHouseStore
 from tests.support.cli import run_cli
 from tests.support.kafka_helpers import (
+    KafkaCluster,
     Proc,
-    Tansu,
     cli_env,
     committed,
     free_port,
@@ -33,10 +35,7 @@ from tests.support.kafka_helpers import (
     kafka_settings,
     produce,
     read_topic,
-    tansu,
 )
-
-__all__ = ["tansu"]  # the fixture, imported for pytest
 
 
 def stored_keys(data: Path) -> list[tuple[str, int, int]]:
@@ -58,8 +57,8 @@ def emit_summary(proc: Proc) -> dict[str, int]:
     return summary
 
 
-def test_round_trip_emit_ingest_exact_counts(tansu: Tansu, tmp_path: Path) -> None:
-    env = cli_env(tansu)
+def test_round_trip_emit_ingest_exact_counts(kafka1: KafkaCluster, tmp_path: Path) -> None:
+    env = cli_env(kafka1)
     ingest = gpufleet(
         "ingest",
         "--store",
@@ -95,7 +94,7 @@ def _valid_messages(gpus: int, ticks: int) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def test_dead_letters_carry_reason_and_source_and_the_rest_lands(tansu: Tansu, store: ClickHouseStore) -> None:
+def test_dead_letters_carry_reason_and_source_and_the_rest_lands(kafka1: KafkaCluster, store: ClickHouseStore) -> None:
     valid = _valid_messages(gpus=32, ticks=5)  # 20 messages, 160 rows
     node0 = json.loads(valid[0][1])
     hot = {**node0, "gpus": [{**node0["gpus"][0], "gpu_temp_c": 900}]}
@@ -106,23 +105,23 @@ def test_dead_letters_carry_reason_and_source_and_the_rest_lands(tansu: Tansu, s
         (b"node-w", valid[2][1] + b" " * (300 * 1024)),
     ]
     mixed = valid[:10] + bad[:2] + valid[10:] + bad[2:]
-    produce(tansu.bootstrap, topics.SAMPLES, [(b"same-partition", v) for _, v in mixed])
-    produce(tansu.bootstrap, topics.EVENTS, [(b"n", b'{"schema": "gpufleet.gpu_event/1", "kind": "xid"}')])
+    produce(kafka1.bootstrap, topics.SAMPLES, [(b"same-partition", v) for _, v in mixed])
+    produce(kafka1.bootstrap, topics.EVENTS, [(b"n", b'{"schema": "gpufleet.gpu_event/1", "kind": "xid"}')])
     reading = {"schema": "gpufleet.facility_sample/1", "ts_ms": int(time.time() * 1000), "site": "memphis", "hall": "h1",
                "rack": "r1", "sensor": "cdu_supply_temp_c", "value": 31.5}  # fmt: skip
     produce(
-        tansu.bootstrap,
+        kafka1.bootstrap,
         topics.FACILITY,
         [(b"s", json.dumps(reading).encode()), (b"s", json.dumps({**reading, "value": 400}).encode())],
     )
-    sub = KafkaSubscription(kafka_settings(), tansu.bootstrap, SubscriptionConfig(group="dl", max_wait_s=0.2))
+    sub = KafkaSubscription(kafka_settings(), kafka1.bootstrap, SubscriptionConfig(group="dl", max_wait_s=0.2))
     ingest = Ingest(sub, store)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and ingest.stats.messages < len(mixed) + 3:
         ingest.step(0.5)
     sub.close()
     assert store.query("SELECT count(), uniqExact(node, gpu_index, ts) FROM gpu_samples").rows == [(160, 160)]
-    letters = read_topic(tansu.bootstrap, topics.DEADLETTER)
+    letters = read_topic(kafka1.bootstrap, topics.DEADLETTER)
     assert len(letters) == 6
     headers = [dict(r.headers) for r in letters]
     by_offset = {
@@ -142,11 +141,11 @@ def test_dead_letters_carry_reason_and_source_and_the_rest_lands(tansu: Tansu, s
     assert store.query("SELECT count() FROM dead_letters").rows == [(6,)]
 
 
-def test_a_node_message_produced_twice_is_stored_once_and_counted(tansu: Tansu, store: ClickHouseStore) -> None:
+def test_a_node_message_produced_twice_is_stored_once_and_counted(kafka1: KafkaCluster, store: ClickHouseStore) -> None:
     """Copies at other offsets (a producer re-send) carry other range tokens: ingest drops them by (node, ts)."""
     messages = _valid_messages(gpus=16, ticks=3)  # 2 nodes x 3 ticks: 6 messages, 48 rows
-    produce(tansu.bootstrap, topics.SAMPLES, [*messages, messages[0]])  # a copy in the same batch, most likely
-    sub = KafkaSubscription(kafka_settings(), tansu.bootstrap, SubscriptionConfig(group="repeats", max_wait_s=0.2))
+    produce(kafka1.bootstrap, topics.SAMPLES, [*messages, messages[0]])  # a copy in the same batch, most likely
+    sub = KafkaSubscription(kafka_settings(), kafka1.bootstrap, SubscriptionConfig(group="repeats", max_wait_s=0.2))
     service = IngestService(sub, store, ServiceOptions(stats_interval_s=0))
     worker = threading.Thread(target=service.run, daemon=True)
     worker.start()
@@ -156,7 +155,7 @@ def test_a_node_message_produced_twice_is_stored_once_and_counted(tansu: Tansu, 
         while time.monotonic() < deadline and stats.messages < 7:
             time.sleep(0.1)
         assert stats.rows == 48, stats
-        produce(tansu.bootstrap, topics.SAMPLES, [messages[5], messages[2]])  # copies in a later batch
+        produce(kafka1.bootstrap, topics.SAMPLES, [messages[5], messages[2]])  # copies in a later batch
         while time.monotonic() < deadline and stats.messages < 9:
             time.sleep(0.1)
     finally:
@@ -169,16 +168,16 @@ def test_a_node_message_produced_twice_is_stored_once_and_counted(tansu: Tansu, 
     assert service.registry.get_sample_value("gpufleet_ingest_duplicate_rows_total") == 24
     assert service._line()["duplicate_messages"] == 3
     ends: dict[int, int] = {}
-    for r in read_topic(tansu.bootstrap, topics.SAMPLES):
+    for r in read_topic(kafka1.bootstrap, topics.SAMPLES):
         ends[r.partition] = max(ends.get(r.partition, 0), r.offset + 1)
     assert sum(ends.values()) == 9  # every copy really is in the log, at its own offset
-    assert {p: o for p, o in committed(tansu.bootstrap, "repeats", topics.SAMPLES, 4).items() if p in ends} == ends
+    assert {p: o for p, o in committed(kafka1.bootstrap, "repeats", topics.SAMPLES, 4).items() if p in ends} == ends
 
 
-def test_sigterm_writes_gathered_batches_commits_and_exits_zero(tansu: Tansu, tmp_path: Path) -> None:
-    produce(tansu.bootstrap, topics.SAMPLES, _valid_messages(gpus=64, ticks=5))  # 40 messages, 320 rows
+def test_sigterm_writes_gathered_batches_commits_and_exits_zero(kafka1: KafkaCluster, tmp_path: Path) -> None:
+    produce(kafka1.bootstrap, topics.SAMPLES, _valid_messages(gpus=64, ticks=5))  # 40 messages, 320 rows
     port = free_port()
-    env = cli_env(tansu)
+    env = cli_env(kafka1)
     # --max-wait 600: batches are gathered but never cut by time, so only the shutdown drain writes them.
     args = ("--store", f"chdb://{tmp_path / 'data'}", "--max-wait", "600", "--metrics-port", str(port), "--group", "term")
     ingest = gpufleet("ingest", *args, env=env, cwd=tmp_path)
@@ -199,14 +198,14 @@ def test_sigterm_writes_gathered_batches_commits_and_exits_zero(tansu: Tansu, tm
     keys = stored_keys(tmp_path / "data")
     assert len(keys) == 320 and len(set(keys)) == 320
     ends: dict[int, int] = {}
-    for r in read_topic(tansu.bootstrap, topics.SAMPLES):
+    for r in read_topic(kafka1.bootstrap, topics.SAMPLES):
         ends[r.partition] = max(ends.get(r.partition, 0), r.offset + 1)
-    offsets = committed(tansu.bootstrap, "term", topics.SAMPLES, 4)
+    offsets = committed(kafka1.bootstrap, "term", topics.SAMPLES, 4)
     assert {p: o for p, o in offsets.items() if p in ends} == ends
 
 
-def test_two_ingest_processes_in_one_group_share_without_duplicates(tansu: Tansu, tmp_path: Path) -> None:
-    env = cli_env(tansu)
+def test_two_ingest_processes_in_one_group_share_without_duplicates(kafka1: KafkaCluster, tmp_path: Path) -> None:
+    env = cli_env(kafka1)
     common = ("--exit-when-idle", "8", "--group", "pair", "--max-wait", "0.2", "--stats-interval", "0")
     first = gpufleet("ingest", "--store", f"chdb://{tmp_path / 'a'}", *common, env=env, cwd=tmp_path)
     second = gpufleet("ingest", "--store", f"chdb://{tmp_path / 'b'}", *common, env=env, cwd=tmp_path)
@@ -222,13 +221,26 @@ def test_two_ingest_processes_in_one_group_share_without_duplicates(tansu: Tansu
     assert a and b, "one member got no partitions"
 
 
-def test_collect_publishes_to_kafka_and_reports(tansu: Tansu, tmp_path: Path) -> None:
+def test_collect_publishes_to_kafka_and_reports(kafka1: KafkaCluster, tmp_path: Path) -> None:
     proc = run_cli(
-        "collect", "--gpus", "8", "--interval", "0.5", "--duration", "2", "--kafka", tansu.bootstrap, "--stats-interval", "0"
+        "collect", "--gpus", "8", "--interval", "0.5", "--duration", "2", "--kafka", kafka1.bootstrap, "--stats-interval", "0"
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["sent_rows"] == summary["sampled_rows"] == 8 * 4 and summary["undelivered_messages"] == 0
-    values = [json.loads(r.value) for r in read_topic(tansu.bootstrap, topics.SAMPLES)]
+    values = [json.loads(r.value) for r in read_topic(kafka1.bootstrap, topics.SAMPLES)]
     assert len(values) == 4 and {v["seq"] for v in values} == {0, 1, 2, 3}
-    assert len(read_topic(tansu.bootstrap, topics.INVENTORY)) == 8
+    assert len(read_topic(kafka1.bootstrap, topics.INVENTORY)) == 8
+
+
+def test_topics_create_refuses_more_replicas_than_brokers_in_one_line(kafka1: KafkaCluster) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=kafka1.bootstrap)
+    admin.delete_topics([topics.SAMPLES], timeout_ms=15_000)
+    admin.close()
+    env = {**cli_env(kafka1), "GPUFLEET_KAFKA__REPLICATION_FACTOR": "3", "GPUFLEET_KAFKA__MIN_INSYNC_REPLICAS": "2"}
+    proc = run_cli("kafka", "topics", "--create", env=env)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "GPUFLEET_KAFKA__REPLICATION_FACTOR=3" in lines[0] and "1 broker" in lines[0], lines
+    ok = run_cli("kafka", "topics", "--create", env=cli_env(kafka1))  # RF 1, min ISR 1 on one broker
+    assert ok.returncode == 0 and f"{topics.SAMPLES}\tcreated" in ok.stdout and "min.insync.replicas=1" in ok.stdout, ok.stderr

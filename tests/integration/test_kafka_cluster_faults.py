@@ -1,0 +1,171 @@
+"""Broker faults on a 3-node Apache Kafka cluster (RF 3, min.insync.replicas 2, acks=all), under load.
+
+Each test runs `gpufleet emit` (16 nodes at 5 Hz) and three `gpufleet ingest` processes in
+one group, each with its own chDB path (chDB opens a path in one process); the union of the
+three stores is what counts, with exact numbers: every row the collectors sampled (less
+what the producer's buffer bound dropped, which it counts) stored once, none twice.
+
+- a partition leader SIGKILLed mid-stream, restarted 20 s later: another replica leads,
+  writes go on with two in sync, nothing acknowledged is lost;
+- a rolling restart (each node stopped, started, back in sync before the next): same;
+- the whole cluster stopped for 60 s and started again: the log is on disk, so what was
+  acknowledged before the stop is still there; what the producer buffered meanwhile is
+  delivered, what overflowed its bound is counted; a re-sent message is not stored twice.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaAdminClient
+
+from pipeline.kafka import topics
+from tests.integration.test_kafka_faults import _metric, _wait_until
+from tests.integration.test_kafka_pipeline import emit_summary, stored_keys
+from tests.support.kafka_helpers import KafkaCluster, Proc, cli_env, free_port, gpufleet
+
+pytestmark = pytest.mark.slow
+EMIT = ("--gpus", "128", "--interval", "0.2", "--stats-interval", "0")  # 16 node messages per tick
+
+
+class Members:
+    """`n` ingest processes in one group, one store each."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, n: int, group: str) -> None:
+        self.ports = [free_port() for _ in range(n)]
+        self.stores = [cwd / f"store-{i}" for i in range(n)]
+        args = ("--group", group, "--max-wait", "0.3", "--stats-interval", "0")
+        self.procs: list[Proc] = [
+            gpufleet("ingest", "--store", f"chdb://{store}", "--metrics-port", str(port), *args, env=env, cwd=cwd)
+            for port, store in zip(self.ports, self.stores, strict=True)
+        ]
+
+    def metric(self, name: str) -> int:
+        return int(sum(_metric(port, name) or 0 for port in self.ports))
+
+    def storing(self) -> bool:
+        return all((_metric(port, "gpufleet_ingest_rows_total") or 0) > 0 for port in self.ports)
+
+    def finish(self, expected_rows: int, timeout_s: float = 180) -> list[tuple[str, int, int]]:
+        """Wait until the group stored `expected_rows`, a little longer (a repeat would land), stop, read the stores."""
+        assert _wait_until(lambda: self.metric("gpufleet_ingest_rows_total") >= expected_rows, timeout_s, 0.5), (
+            self.metric("gpufleet_ingest_rows_total"),
+            expected_rows,
+            [p.stderr()[-1500:] for p in self.procs],
+        )
+        time.sleep(3)
+        for p in self.procs:
+            p.popen.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            assert p.wait(60) == 0, p.stderr()[-3000:]
+        return [key for store in self.stores for key in stored_keys(store)]
+
+    def kill(self) -> None:
+        for p in self.procs:
+            if p.popen.poll() is None:
+                p.popen.kill()
+
+
+def _partitions(cluster: KafkaCluster, topic: str) -> list[dict[str, Any]]:
+    admin = KafkaAdminClient(bootstrap_servers=cluster.running_bootstrap, request_timeout_ms=10_000)
+    try:
+        return list(admin.describe_topics([topic])[0]["partitions"])
+    finally:
+        admin.close()
+
+
+def _leader(cluster: KafkaCluster, topic: str, partition: int) -> int:
+    """The partition's leader as the running nodes see it; -1 while none is known."""
+    try:
+        return int(next(p["leader_id"] for p in _partitions(cluster, topic) if p["partition_index"] == partition))
+    except Exception:  # metadata from a node that is going away
+        return -1
+
+
+def _in_sync(cluster: KafkaCluster) -> bool:
+    """Every partition of the gpufleet topics has all three replicas in sync."""
+    try:
+        return all(len(p["isr_nodes"]) == 3 for t in topics.INGESTED for p in _partitions(cluster, t))
+    except Exception:  # a node is still starting: not in sync yet
+        return False
+
+
+def _expect_exactly_once(keys: list[tuple[str, int, int]], expected: int) -> None:
+    assert len(set(keys)) == expected, f"rows lost: {expected - len(set(keys))}"
+    assert len(keys) == expected, f"rows stored twice: {len(keys) - len(set(keys))}"
+
+
+def test_leader_killed_mid_stream_and_restarted_20s_later(kafka3: KafkaCluster, tmp_path: Path) -> None:
+    env = cli_env(kafka3)
+    members = Members(env, tmp_path, 3, "leader-kill")
+    emit = gpufleet("emit", *EMIT, "--duration", "45", env=env, cwd=tmp_path)
+    try:
+        assert _wait_until(members.storing, 120, 0.5), "the group never stored from all three members"
+        leader = _leader(kafka3, topics.SAMPLES, 0)
+        kafka3.node(leader).kill()
+        assert _wait_until(lambda: _leader(kafka3, topics.SAMPLES, 0) not in (leader, -1), 30, 0.5), "no new leader"
+        rows_at_kill = members.metric("gpufleet_ingest_rows_total")
+        time.sleep(20)
+        assert members.metric("gpufleet_ingest_rows_total") > rows_at_kill, "nothing stored while the leader was down"
+        kafka3.node(leader).start()
+        kafka3.wait_ready(120)
+        assert emit.wait(120) == 0, emit.stderr()[-3000:]
+        summary = emit_summary(emit)
+        assert summary["dropped_rows"] == 0 and summary["undelivered_messages"] == 0, summary
+        keys = members.finish(summary["sampled_rows"])
+    finally:
+        members.kill()
+        emit.popen.kill()
+    _expect_exactly_once(keys, summary["sampled_rows"])
+
+
+def test_rolling_restart_under_load(kafka3: KafkaCluster, tmp_path: Path) -> None:
+    env = cli_env(kafka3)
+    members = Members(env, tmp_path, 3, "rolling")
+    emit = gpufleet("emit", *EMIT, "--duration", "300", env=env, cwd=tmp_path)
+    try:
+        assert _wait_until(members.storing, 120, 0.5), "the group never stored from all three members"
+        for node in kafka3.nodes:
+            node.stop()  # SIGTERM: controlled shutdown moves its leaderships first
+            kafka3.wait_fenced(node.node_id)
+            node.start()
+            kafka3.wait_ready(120)
+            assert _wait_until(lambda: _in_sync(kafka3), 120, 0.5), f"replicas not back in sync after node {node.node_id}"
+        emit.popen.send_signal(signal.SIGTERM)  # emit flushes its buffer and prints its summary
+        assert emit.wait(60) == 0, emit.stderr()[-3000:]
+        summary = emit_summary(emit)
+        assert summary["dropped_rows"] == 0 and summary["undelivered_messages"] == 0, summary
+        keys = members.finish(summary["sampled_rows"])
+    finally:
+        members.kill()
+        emit.popen.kill()
+    _expect_exactly_once(keys, summary["sampled_rows"])
+
+
+def test_whole_cluster_stopped_60s_then_started(kafka3: KafkaCluster, tmp_path: Path) -> None:
+    env = cli_env(kafka3)
+    members = Members(env, tmp_path, 3, "outage")
+    # 80 messages/s for 60 s need ~4,800 slots; the buffer holds 2,000: the rest is dropped and counted.
+    emit = gpufleet("emit", *EMIT, "--duration", "100", "--buffer-messages", "2000", env=env, cwd=tmp_path)
+    try:
+        assert _wait_until(members.storing, 120, 0.5), "the group never stored from all three members"
+        for node in kafka3.nodes:
+            assert node.proc is not None
+            node.proc.send_signal(signal.SIGTERM)
+        for node in kafka3.nodes:
+            node.stop()
+        time.sleep(60)
+        kafka3.start_stopped()
+        assert emit.wait(120) == 0, emit.stderr()[-3000:]
+        summary = emit_summary(emit)
+        assert summary["dropped_rows"] > 0 and summary["undelivered_messages"] == 0, summary
+        expected = summary["sampled_rows"] - summary["dropped_rows"]
+        keys = members.finish(expected)
+    finally:
+        members.kill()
+        emit.popen.kill()
+    _expect_exactly_once(keys, expected)

@@ -1,0 +1,89 @@
+"""A rebalance while the store is failing, on Apache Kafka: the member that lost a partition
+neither stores nor commits its in-flight range; the new owner repeats that range exactly
+(the range journal) and nothing is stored twice or committed backwards.
+
+Two members in this process, each with its own store (two databases on the session's chDB
+path: the union is what counts). Static instance ids fix who gets what: the range assignor
+gives the first sorted id partitions 0-1 of the samples topic, so the member that joins
+second takes partition 0, the one the first member holds in flight.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaProducer
+
+from pipeline.ingest import Backoff, Ingest
+from pipeline.kafka import topics
+from pipeline.kafka.subscription import KafkaSubscription, SubscriptionConfig
+from storage.clickhouse import ClickHouseStore
+from storage.migrations import migrate
+from tests.integration.test_kafka_faults import FailingStore, _wait_until
+from tests.integration.test_kafka_pipeline import _valid_messages
+from tests.support.kafka_helpers import KafkaCluster, committed, kafka_settings
+
+
+@pytest.fixture
+def other_store(chdb_path: Path) -> Iterator[ClickHouseStore]:
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    s = ClickHouseStore.open(f"chdb://{chdb_path}?database={database}")
+    migrate(s)
+    yield s
+    s.command(f"DROP DATABASE IF EXISTS {database}")
+    s.close()
+
+
+def _count(store: ClickHouseStore) -> tuple[int, int]:
+    rows, distinct = store.query("SELECT count(), uniqExact(node, gpu_index, ts) FROM gpu_samples").rows[0]
+    return int(rows), int(distinct)
+
+
+def test_revoked_in_flight_range_is_neither_stored_nor_committed_by_its_old_owner(
+    kafka1: KafkaCluster, store: ClickHouseStore, other_store: ClickHouseStore
+) -> None:
+    messages = _valid_messages(gpus=64, ticks=25)  # 200 messages, 1,600 rows
+    producer = KafkaProducer(bootstrap_servers=kafka1.bootstrap, acks="all", linger_ms=5)
+    for key, value in messages:
+        producer.send(topics.SAMPLES, key=key, value=value, partition=0)
+    producer.flush(timeout=30)
+    producer.close()
+
+    def member(instance: str) -> KafkaSubscription:
+        config = SubscriptionConfig(group="rebalance", max_batch_messages=50, max_wait_s=0.2, instance_id=instance)
+        return KafkaSubscription(kafka_settings(), kafka1.bootstrap, config)
+
+    old_store = FailingStore(store)
+    old_store.failing.set()
+    old = member("m-2")  # sorts second: loses partition 0 once m-1 joins
+    old_ingest = Ingest(old, old_store, Backoff(first_s=0.1, max_s=0.3))  # type: ignore[arg-type]
+    new = member("m-1")
+    new_ingest = Ingest(new, other_store)
+    workers = [threading.Thread(target=old_ingest.run, daemon=True)]
+    workers[0].start()
+    try:
+        # the old owner holds offsets 0-49 of partition 0 in flight, its store refusing them
+        assert _wait_until(lambda: old_store.refused >= 3, 60), "the first member never tried its store"
+        assert old.stats.ranges_recorded >= 1
+        workers.append(threading.Thread(target=new_ingest.run, daemon=True))
+        workers[1].start()
+        assert _wait_until(lambda: new_ingest.stats.rows >= 1600, 90, 0.2), (new_ingest.stats, new.stats)
+        assert _wait_until(lambda: committed(kafka1.bootstrap, "rebalance", topics.SAMPLES, 4)[0] == 200, 30)
+        old_store.failing.clear()  # the old owner's store is back: it must not write or commit partition 0 now
+        time.sleep(3)
+    finally:
+        old_ingest.stop()
+        new_ingest.stop()
+        for w in workers:
+            w.join(timeout=30)
+        old.close()
+        new.close()
+    assert new.stats.ranges_repeated >= 1, "the new owner did not re-form the range recorded by the old one"
+    assert committed(kafka1.bootstrap, "rebalance", topics.SAMPLES, 4)[0] == 200, "committed offset moved backwards"
+    assert _count(store) == (0, 0), "the old owner stored a range it no longer owned"
+    assert _count(other_store) == (1600, 1600)
