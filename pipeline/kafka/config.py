@@ -1,4 +1,4 @@
-"""kafka-python client settings built from `KafkaSettings`, in one place.
+"""kafka-python client settings built from `KafkaSettings`, in one place; the subscription's tuning and counters.
 
 Security settings (TLS files, SASL mechanism and credentials) pass straight through from
 settings/environment, so producers, consumers and the admin client connect the same way.
@@ -6,10 +6,13 @@ settings/environment, so producers, consumers and the admin client connect the s
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from gpufleet.contract.errors import ConfigError
 from gpufleet.contract.settings import KafkaSettings
+from gpufleet.contract.times import TimeWindow
+from pipeline.kafka.decoder import DEFAULT_MAX_MESSAGE_BYTES
 
 
 def client_config(settings: KafkaSettings, bootstrap: str | None = None) -> dict[str, Any]:
@@ -49,3 +52,33 @@ def client_config(settings: KafkaSettings, bootstrap: str | None = None) -> dict
             config["ssl_keyfile"] = str(settings.ssl_keyfile)
         config["ssl_check_hostname"] = True
     return config
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionConfig:
+    """Tuning. Short sessions: a member that died is replaced within seconds."""
+
+    group: str = "gpufleet-ingest"
+    max_batch_messages: int = 5_000  # 40,000 GPU rows of 8-GPU nodes
+    max_wait_s: float = 1.0  # a partition's records wait at most this long for a fuller batch
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    session_timeout_ms: int = 6_000
+    heartbeat_interval_ms: int = 1_500
+    max_poll_interval_ms: int = 300_000
+    create_topics: bool = True
+    instance_id: str | None = None  # static membership: a restarted process takes its old place at once
+    time_window: TimeWindow = field(default_factory=TimeWindow)  # timestamps outside are dead-lettered
+
+
+@dataclass(slots=True)
+class SubscriptionStats:
+    deliveries: int = 0
+    commits: int = 0
+    commit_failures: int = 0
+    revoked_deliveries: int = 0  # deliveries whose partition moved to another member before their commit
+    ranges_recorded: int = 0
+    ranges_repeated: int = 0  # first batches re-formed to a range recorded before a crash/rebalance
+    topic_resets: int = 0  # a topic came back with a new id (deleted and created, or broker data lost)
+    topics_created: int = 0
+    dead_letters: dict[str, int] = field(default_factory=dict)  # by reason kind
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from kafka import KafkaAdminClient, KafkaConsumer
@@ -28,47 +28,18 @@ from gpufleet.contract.errors import TransientError
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory
 from gpufleet.contract.settings import KafkaSettings
-from gpufleet.contract.times import TimeWindow
 from pipeline.kafka import topics
 from pipeline.kafka.batches import PartitionBatch
-from pipeline.kafka.config import client_config
+from pipeline.kafka.config import SubscriptionConfig, SubscriptionStats, client_config
 from pipeline.kafka.deadletters import DeadLetterSender, dead_letter, refused_letter, store_letter
-from pipeline.kafka.decoder import DEFAULT_MAX_MESSAGE_BYTES, Refused, decode_models, decode_samples
+from pipeline.kafka.decoder import Refused, decode_models, decode_samples
 from pipeline.transport import Delivery
+
+__all__ = ["KafkaSubscription", "SubscriptionConfig", "SubscriptionStats"]
 
 log = logging.getLogger(__name__)
 _TOPIC_CHECK_S: Final = 5.0
 _KAFKA_CALL_MS: Final = 10_000  # a blocking call to a broker that went away gives up after this
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionConfig:
-    """Tuning. Short sessions: a member that died is replaced within seconds."""
-
-    group: str = "gpufleet-ingest"
-    max_batch_messages: int = 5_000  # 40,000 GPU rows of 8-GPU nodes
-    max_wait_s: float = 1.0  # a partition's records wait at most this long for a fuller batch
-    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
-    session_timeout_ms: int = 6_000
-    heartbeat_interval_ms: int = 1_500
-    max_poll_interval_ms: int = 300_000
-    create_topics: bool = True
-    instance_id: str | None = None  # static membership: a restarted process takes its old place at once
-    time_window: TimeWindow = field(default_factory=TimeWindow)  # timestamps outside are dead-lettered
-
-
-@dataclass(slots=True)
-class SubscriptionStats:
-    deliveries: int = 0
-    commits: int = 0
-    commit_failures: int = 0
-    revoked_deliveries: int = 0  # deliveries whose partition moved to another member before their commit
-    ranges_recorded: int = 0
-    ranges_repeated: int = 0  # first batches re-formed to a range recorded before a crash/rebalance
-    topic_resets: int = 0  # a topic came back with a new id (deleted and created, or broker data lost)
-    topics_created: int = 0
-    dead_letters: dict[str, int] = field(default_factory=dict)  # by reason kind
-    lag: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -210,11 +181,10 @@ class KafkaSubscription:
 
     # ---- batches ----------------------------------------------------------------------
     def _accept(self, records: dict[Any, list[Any]]) -> None:
-        if self._fresh:
-            self._read_journal()
+        reread = self._read_journal() if self._fresh else set()
         assigned = self._consumer.assignment()
         for tp, recs in records.items():
-            if tp not in assigned or not recs:
+            if tp not in assigned or not recs or tp in reread:
                 continue
             if tp in self._inflight:  # fetched before the pause took effect: read again after the commit
                 self._consumer.seek(tp, min(int(r.offset) for r in recs))
@@ -299,8 +269,13 @@ class KafkaSubscription:
         self.stats.ranges_recorded += 1
         return True
 
-    def _read_journal(self) -> None:
-        """For newly assigned partitions: a range recorded beyond the committed offset is repeated exactly."""
+    def _read_journal(self) -> set[Any]:
+        """For newly assigned partitions: a range recorded beyond the committed offset is repeated exactly.
+
+        Each one is read again from its committed offset: kafka-python may keep the fetch
+        position of a partition that a rebalance gave back to the same member, which is past
+        a range it delivered but (revoked meanwhile) never committed. Returns the partitions
+        whose records fetched so far must be ignored."""
         fresh, self._fresh = self._fresh, set()
         for tp in fresh:
             try:
@@ -310,10 +285,15 @@ class KafkaSubscription:
                 log.warning("cannot read committed offsets; retrying", extra={"tp": str(tp), "error": str(exc)[:200]})
                 self._fresh.add(tp)
                 continue
+            if committed is None:
+                self._consumer.seek_to_beginning(tp)  # auto_offset_reset=earliest
+            else:
+                self._consumer.seek(tp, committed)
             self._batches.pop(tp, None)
             if recorded is not None and (committed is None or recorded > committed):
                 self._batches[tp] = PartitionBatch(self._topic_id(tp.topic), end_offset=recorded - 1)
                 self.stats.ranges_repeated += 1
+        return fresh
 
     def _rewind(self, tp: Any, first: int, last: int) -> None:
         if tp in self._consumer.assignment():

@@ -16,6 +16,7 @@ what the producer's buffer bound dropped, which it counts) stored once, none twi
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from kafka import KafkaAdminClient
 from pipeline.kafka import topics
 from tests.integration.test_kafka_faults import _metric, _wait_until
 from tests.integration.test_kafka_pipeline import emit_summary, stored_keys
-from tests.support.kafka_helpers import KafkaCluster, Proc, cli_env, free_port, gpufleet
+from tests.support.kafka_helpers import KafkaCluster, Proc, cli_env, committed, free_port, gpufleet
 
 pytestmark = pytest.mark.slow
 EMIT = ("--gpus", "128", "--interval", "0.2", "--stats-interval", "0")  # 16 node messages per tick
@@ -36,13 +37,19 @@ class Members:
     """`n` ingest processes in one group, one store each."""
 
     def __init__(self, env: dict[str, str], cwd: Path, n: int, group: str) -> None:
-        self.ports = [free_port() for _ in range(n)]
-        self.stores = [cwd / f"store-{i}" for i in range(n)]
-        args = ("--group", group, "--max-wait", "0.3", "--stats-interval", "0")
-        self.procs: list[Proc] = [
-            gpufleet("ingest", "--store", f"chdb://{store}", "--metrics-port", str(port), *args, env=env, cwd=cwd)
-            for port, store in zip(self.ports, self.stores, strict=True)
-        ]
+        self.ports: list[int] = []
+        self.stores: list[Path] = []
+        self.procs: list[Proc] = []
+        for _ in range(n):
+            self.join(env, cwd, group)
+
+    def join(self, env: dict[str, str], cwd: Path, group: str) -> None:
+        """One more member (small batches: many ranges, many commits)."""
+        port, store = free_port(), cwd / f"store-{len(self.stores)}"
+        args = ("--group", group, "--max-wait", "0.3", "--max-batch-messages", "40", "--stats-interval", "0")
+        self.procs.append(gpufleet("ingest", "--store", f"chdb://{store}", "--metrics-port", str(port), *args, env=env, cwd=cwd))
+        self.ports.append(port)
+        self.stores.append(store)
 
     def metric(self, name: str) -> int:
         return int(sum(_metric(port, name) or 0 for port in self.ports))
@@ -50,17 +57,27 @@ class Members:
     def storing(self) -> bool:
         return all((_metric(port, "gpufleet_ingest_rows_total") or 0) > 0 for port in self.ports)
 
-    def finish(self, expected_rows: int, timeout_s: float = 180) -> list[tuple[str, int, int]]:
-        """Wait until the group stored `expected_rows`, a little longer (a repeat would land), stop, read the stores."""
-        assert _wait_until(lambda: self.metric("gpufleet_ingest_rows_total") >= expected_rows, timeout_s, 0.5), (
-            self.metric("gpufleet_ingest_rows_total"),
+    def finish(self, expected_rows: int, timeout_s: float = 180, alive: list[int] | None = None) -> list[tuple[str, int, int]]:
+        """Wait until every store together holds `expected_rows`, a little longer (a repeat would land),
+        stop the `alive` members (default all), read every store (a killed member's too)."""
+        running = [self.procs[i] for i in (alive if alive is not None else range(len(self.procs)))]
+
+        def stored() -> int:  # the metrics of the living, plus what the dead had stored
+            return sum(
+                int(_metric(self.ports[i], "gpufleet_ingest_rows_total") or 0) for i, p in enumerate(self.procs) if p in running
+            )
+
+        dead = sum(len(stored_keys(s)) for s, p in zip(self.stores, self.procs, strict=True) if p not in running)
+        assert _wait_until(lambda: stored() + dead >= expected_rows, timeout_s, 0.5), (
+            stored(),
+            dead,
             expected_rows,
-            [p.stderr()[-1500:] for p in self.procs],
+            [p.stderr()[-1500:] for p in running],
         )
         time.sleep(3)
-        for p in self.procs:
+        for p in running:
             p.popen.send_signal(signal.SIGTERM)
-        for p in self.procs:
+        for p in running:
             assert p.wait(60) == 0, p.stderr()[-3000:]
         return [key for store in self.stores for key in stored_keys(store)]
 
@@ -68,6 +85,39 @@ class Members:
         for p in self.procs:
             if p.popen.poll() is None:
                 p.popen.kill()
+
+
+class OffsetWatcher:
+    """Reads the group's committed offsets twice a second; records any that moved backwards."""
+
+    def __init__(self, bootstrap: str, group: str) -> None:
+        self.bootstrap, self.group = bootstrap, group
+        self.backwards: list[tuple[int, int, int]] = []  # (partition, before, after)
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        last: dict[int, int] = {}
+        while not self._stop.wait(0.5):
+            try:
+                now = committed(self.bootstrap, self.group, topics.SAMPLES, 4)
+            except Exception:  # the coordinator is moving: next time
+                continue
+            self.samples += 1
+            for p, offset in now.items():
+                if offset is None:
+                    continue
+                if offset < last.get(p, -1):
+                    self.backwards.append((p, last[p], offset))
+                last[p] = max(offset, last.get(p, -1))
 
 
 def _partitions(cluster: KafkaCluster, topic: str) -> list[dict[str, Any]]:
@@ -169,3 +219,36 @@ def test_whole_cluster_stopped_60s_then_started(kafka3: KafkaCluster, tmp_path: 
         members.kill()
         emit.popen.kill()
     _expect_exactly_once(keys, expected)
+
+
+def test_ingest_sigkilled_during_a_rebalance_while_the_stores_are_down(kafka3: KafkaCluster, tmp_path: Path) -> None:
+    """Every member holds a range in flight, its store refusing it; a fourth member joins (a
+    rebalance) and one of the first three is SIGKILLed in the middle of it (a second one,
+    once its session ends). Then the stores come back. Committed offsets only move forward,
+    every row is stored once across the surviving stores and the dead member's."""
+    flag = tmp_path / "store-down"
+    flag.touch()
+    env = {**cli_env(kafka3), "GPUFLEET_FAILPOINT": f"store_down_while:{flag}"}
+    members = Members(env, tmp_path, 3, "revoke")
+    emit = gpufleet("emit", *EMIT, "--duration", "6", env=env, cwd=tmp_path)
+    watcher = OffsetWatcher(kafka3.bootstrap, "revoke")
+    watcher.start()
+    try:
+        assert emit.wait(60) == 0, emit.stderr()[-3000:]
+        summary = emit_summary(emit)
+        assert summary["sent_rows"] == summary["sampled_rows"] == 128 * 30, summary
+        assert _wait_until(lambda: members.metric("gpufleet_ingest_store_retries_total") >= 6, 90, 0.5)
+        members.join(env, tmp_path, "revoke")  # a fourth member: the group rebalances
+        time.sleep(0.5)
+        members.procs[2].popen.kill()  # one of the three dies in the middle of that rebalance
+        assert members.procs[2].wait(10) == -signal.SIGKILL
+        time.sleep(10)  # its session ends: another rebalance, its partitions move to the others
+        flag.unlink()  # the stores are back
+        keys = members.finish(summary["sent_rows"], alive=[0, 1, 3])
+    finally:
+        watcher.stop()
+        members.kill()
+        emit.popen.kill()
+    _expect_exactly_once(keys, summary["sent_rows"])
+    assert watcher.backwards == [], "a committed offset moved backwards"
+    assert watcher.samples > 10

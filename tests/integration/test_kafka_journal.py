@@ -23,7 +23,8 @@ from tests.support.kafka_helpers import KafkaCluster, cli_env, committed, gpufle
 def _last_stats(stderr: str) -> dict[str, int]:
     lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{") and '"ranges_repeated"' in line]
     assert lines, stderr[-2000:]
-    return lines[-1]
+    last: dict[str, int] = lines[-1]
+    return last
 
 
 def test_crash_between_insert_and_commit_reforms_the_time_cut_range_with_its_token(kafka1: KafkaCluster, tmp_path: Path) -> None:

@@ -152,7 +152,7 @@ def test_the_usual_delivery_is_returned_as_is() -> None:
 
 class _Deliveries:
     """A `Subscription` handing out prepared deliveries once each (the range logic is tested
-    against Tansu elsewhere; here only what ingest does with a repeated token or message)."""
+    against Apache Kafka elsewhere; here only what ingest does with a repeated token or message)."""
 
     def __init__(self, deliveries: list[Delivery]) -> None:
         self.deliveries = deliveries

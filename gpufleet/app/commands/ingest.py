@@ -64,7 +64,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         time_window=settings.time_window(),
     )
     subscription = KafkaSubscription(settings.kafka, args.kafka, config)
-    _arm_failpoint(subscription)
+    _arm_failpoint(subscription, store)
     service = IngestService(subscription, store, ServiceOptions(args.metrics_port, args.stats_interval, args.exit_when_idle))
 
     def _stop(_signum: int, _frame: Any) -> None:
@@ -95,17 +95,24 @@ def migrate_if_asked(store: Any, settings: Settings, asked: bool) -> None:
         )
 
 
-def _arm_failpoint(subscription: Any) -> None:
-    """GPUFLEET_FAILPOINT=kill_before_commit:N makes the process SIGKILL itself after the N-th
-    delivery was written and before its offsets are committed: the crash window that the
-    dedup token exists for, hit on purpose by the crash-safety tests."""
+def _arm_failpoint(subscription: Any, store: Any) -> None:
+    """Failure injection for the crash-safety tests (GPUFLEET_FAILPOINT):
+
+    - `kill_before_commit:N`: SIGKILL itself after the N-th delivery was written and before
+      its offsets are committed: the crash window that the dedup token exists for;
+    - `store_down_while:PATH`: sample inserts fail (TransientError) while PATH exists, so a
+      test can take several processes' stores down and up together.
+    """
     spec = os.environ.get("GPUFLEET_FAILPOINT")
     if not spec:
         return
-    name, _, count = spec.partition(":")
-    if name != "kill_before_commit" or not count.isdigit():
-        raise ConfigError(f"unknown GPUFLEET_FAILPOINT {spec!r}: use kill_before_commit:N")
-    remaining = [int(count)]
+    name, _, arg = spec.partition(":")
+    if name == "store_down_while" and arg:
+        _store_down_while(store, arg)
+        return
+    if name != "kill_before_commit" or not arg.isdigit():
+        raise ConfigError(f"unknown GPUFLEET_FAILPOINT {spec!r}: use kill_before_commit:N or store_down_while:PATH")
+    remaining = [int(arg)]
     commit = subscription.commit
 
     def commit_or_die(delivery: Any) -> None:
@@ -115,3 +122,16 @@ def _arm_failpoint(subscription: Any) -> None:
         commit(delivery)
 
     subscription.commit = commit_or_die
+
+
+def _store_down_while(store: Any, path: str) -> None:
+    from gpufleet.contract.errors import TransientError
+
+    insert = store.insert_samples
+
+    def insert_unless_down(frame: Any, dedup_token: str) -> int:
+        if os.path.exists(path):
+            raise TransientError(f"store down (GPUFLEET_FAILPOINT: {path} exists)")
+        return int(insert(frame, dedup_token))
+
+    store.insert_samples = insert_unless_down
