@@ -105,8 +105,8 @@ def drain_workers(url: str, client_id: str, n: int, store: ClickHouseStore, work
     counted = {"stored": 0}
 
     class CountingSink:
-        def write(self, readings: Sequence[FacilitySample], rejected: Sequence[Rejected]) -> None:
-            sink.write(readings, rejected)
+        def write(self, readings: Sequence[FacilitySample], rejected: Sequence[Rejected], token: str) -> None:
+            sink.write(readings, rejected, token)
             counted["stored"] += len(readings)
             if counted["stored"] >= n:
                 stop.set()

@@ -6,6 +6,12 @@ so a delivery written twice (a retry, a crash between write and commit) lands on
 the store is down the same delivery is retried with capped exponential backoff and
 nothing is committed: data is delayed, not lost.
 
+Errors are sorted (`storage.errors`): a retryable store error (unreachable, busy, out of
+memory, a read-only replica) and a store that needs an operator (no table, no grant) both
+back off and commit nothing; rows the store refuses for what they contain are isolated
+(`pipeline.isolate`), dead-lettered with the store's reason, and the rest is stored and
+committed. Nothing on the data path makes ingest exit or loop on one delivery.
+
 A node message the log holds twice (a producer re-send: two offsets, two tokens) is
 dropped by `DropRepeats` before the write; see `pipeline.repeats` for how far back it looks.
 """
@@ -15,13 +21,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
 
 from gpufleet.contract.backoff import Backoff
-from gpufleet.contract.errors import TransientError
+from gpufleet.contract.errors import StoreError, StoreRefusedData, TransientError
+from pipeline.isolate import Refusal, frame_letters, frame_parts, insert_isolating, list_parts, model_letters
 from pipeline.repeats import DropRepeats, Repeats
 from pipeline.transport import Delivery, Subscription
-from storage.base import Store
+from storage.base import DeadLetter, Store
 
 __all__ = ["Backoff", "Ingest", "IngestStats"]  # Backoff: callers tune the store retries with it
 
@@ -41,7 +53,10 @@ class IngestStats:
     facility: int = 0
     jobs: int = 0
     processes: int = 0  # process messages (one per node every few seconds)
-    dead_letters: int = 0
+    dead_letters: int = 0  # decoder's and store's refusals, stored in dead_letters
+    store_refused: int = 0  # messages the store refused for their rows (isolated, dead-lettered)
+    store_refused_rows: int = 0
+    dead_letters_lost: int = 0  # dead letters the store refused in turn: counted, not stored
     duplicate_messages: int = 0  # node messages dropped as repeats of stored ones
     duplicate_rows: int = 0
     store_retries: int = 0
@@ -67,6 +82,8 @@ class Ingest:
         self.repeats = repeats or DropRepeats()
         self._stored_tokens: dict[str, None] = {}  # the last ranges stored, oldest first
         self.stats = IngestStats()
+        self._refused_rows = 0  # of the delivery being written
+        self._letters_lost = 0
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -101,10 +118,13 @@ class Ingest:
             try:
                 self._write(delivery)
                 return True
-            except TransientError as exc:
+            except (TransientError, StoreError) as exc:
                 self.stats.store_retries += 1
                 delay = self.backoff.delay_s(attempt)
-                log.warning("store write failed, retrying", extra={"error": str(exc), "retry_in_s": round(delay, 2)})
+                if isinstance(exc, TransientError):
+                    log.warning("store write failed, retrying", extra={"error": str(exc), "retry_in_s": round(delay, 2)})
+                else:  # a missing table or grant: the data is fine and waits for the fix
+                    log.error("store refused the write; fix the store", extra={"error": str(exc), "retry_in_s": round(delay, 2)})
                 attempt += 1
                 if self._wait(delay):
                     return False  # shutting down: uncommitted, so it is delivered again later
@@ -124,30 +144,72 @@ class Ingest:
 
     def _write(self, delivery: Delivery) -> None:
         started = time.monotonic()
-        token = delivery.token
-        self.store.insert_samples(delivery.samples, f"{token}:samples")
-        self.store.insert_events(delivery.events, f"{token}:events")
-        self.store.insert_inventory(delivery.inventory, f"{token}:inventory")
-        self.store.insert_dead_letters(delivery.dead_letters, f"{token}:dead")
-        self.store.insert_facility(delivery.facility, f"{token}:facility")
-        self.store.insert_jobs(delivery.jobs, f"{token}:jobs")
-        self.store.insert_processes(delivery.processes, f"{token}:processes")
+        token, store = delivery.token, self.store
+        self._refused_rows = self._letters_lost = 0  # of this attempt only
+        source = token or "ingest"
+        refused = self._samples(delivery, f"{token}:samples", source)
+        refused += self._models(store.insert_events, delivery.events, f"{token}:events", source)
+        refused += self._models(store.insert_inventory, delivery.inventory, f"{token}:inventory", source)
+        self._dead_letters(delivery.dead_letters, f"{token}:dead")
+        refused += self._models(store.insert_facility, delivery.facility, f"{token}:facility", source)
+        refused += self._models(store.insert_jobs, delivery.jobs, f"{token}:jobs", source)
+        refused += self._models(store.insert_processes, delivery.processes, f"{token}:processes", source)
+        self._dead_letters(refused, f"{token}:refused")
+        delivery.store_refused = refused
         self.stats.insert_s += time.monotonic() - started
+
+    def _samples(self, delivery: Delivery, token: str, source: str) -> list[DeadLetter]:
+        frame = delivery.samples
+        try:
+            self.store.insert_samples(frame, token)
+            return []
+        except StoreRefusedData as exc:
+            parts, message = frame_parts(frame)
+            refusals = insert_isolating(self.store.insert_samples, parts, token, exc)
+            _log_refusals(exc, refusals)
+        self._refused_rows = int(np.isin(message, [r.index for r in refusals]).sum())
+        return frame_letters(frame, message, refusals, source)
+
+    def _models(self, insert: Callable[[Any, str], Any], items: Sequence[BaseModel], token: str, source: str) -> list[DeadLetter]:
+        try:
+            insert(items, token)
+            return []
+        except StoreRefusedData as exc:
+            refusals = insert_isolating(insert, list_parts(items), token, exc)
+            _log_refusals(exc, refusals)
+        return model_letters(items, refusals, source)
+
+    def _dead_letters(self, letters: list[DeadLetter], token: str) -> None:
+        """Dead letters the store refuses in turn are counted and dropped (their reason is logged):
+        a dead letter of a dead letter would have nowhere better to go."""
+        try:
+            self.store.insert_dead_letters(letters, token)
+        except StoreRefusedData as exc:
+            lost = insert_isolating(self.store.insert_dead_letters, list_parts(letters), token, exc)
+            self._letters_lost += len(lost)
+            if lost:
+                log.error(
+                    "store refused dead letters; counted and dropped", extra={"letters": len(lost), "reason": lost[0].reason}
+                )
 
     def _count(self, delivery: Delivery, repeats: Repeats) -> None:
         s = self.stats
         s.deliveries += 1
+        refused_rows, lost = self._refused_rows, self._letters_lost
+        s.store_refused += len(delivery.store_refused)
+        s.store_refused_rows += refused_rows
+        s.dead_letters_lost += lost
         if not self._stored_again(delivery.token):
             s.duplicate_messages += repeats.messages
             s.duplicate_rows += repeats.rows
         s.messages += delivery.messages
-        s.rows += len(delivery.samples)
+        s.rows += len(delivery.samples) - refused_rows
         s.events += len(delivery.events)
         s.inventory += len(delivery.inventory)
         s.facility += len(delivery.facility)
         s.jobs += len(delivery.jobs)
         s.processes += len(delivery.processes)
-        s.dead_letters += len(delivery.dead_letters)
+        s.dead_letters += len(delivery.dead_letters) + len(delivery.store_refused) - lost
         if delivery.published_at_s:
             s.freshness_s = time.time() - delivery.published_at_s
             s.freshness_max_s = max(s.freshness_max_s, s.freshness_s)
@@ -161,3 +223,10 @@ class Ingest:
         if len(self._stored_tokens) > _RECENT_TOKENS:
             del self._stored_tokens[next(iter(self._stored_tokens))]
         return again
+
+
+def _log_refusals(whole: StoreRefusedData, refusals: list[Refusal]) -> None:
+    if refusals:
+        log.warning("store refused messages; dead-lettered", extra={"messages": len(refusals), "reason": refusals[0].reason})
+    else:  # e.g. too many partitions for one block: every part was accepted
+        log.info("store refused the insert whole; stored in parts", extra={"reason": str(whole)[:200]})

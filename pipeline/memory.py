@@ -15,10 +15,14 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from gpufleet.contract.frame import GpuFrame, check_frame
+import numpy as np
+
+from gpufleet.contract.frame import GpuFrame, RejectedRows, check_frame
 from gpufleet.contract.jobs import JobAssignment
 from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
+from gpufleet.contract.times import TimeWindow
 from pipeline.transport import Delivery
 from storage.base import DeadLetter
 
@@ -41,10 +45,14 @@ class MemoryBroker:
     Args:
         max_pending_rows: publishing blocks while more GPU rows than this are uncommitted.
         max_batch_rows: a delivery stops adding entries once it holds this many rows.
+        window: sample, event and reading times accepted; the rest is dead-lettered.
     """
 
-    def __init__(self, max_pending_rows: int = 2_000_000, max_batch_rows: int = 500_000) -> None:
+    def __init__(
+        self, max_pending_rows: int = 2_000_000, max_batch_rows: int = 500_000, window: TimeWindow | None = None
+    ) -> None:
         self.max_pending_rows = max_pending_rows
+        self.window = window or TimeWindow()
         self.max_batch_rows = max_batch_rows
         self.run_id = uuid.uuid4().hex[:12]  # tokens from another run never collide
         self._log: deque[_Entry] = deque()
@@ -106,7 +114,7 @@ class MemoryBroker:
             if not self._cond.wait_for(lambda: len(self._log) > self._read_upto, timeout=timeout_s):
                 return None
             batch = self._take_batch()
-        return _deliver(batch, self.run_id)
+        return _deliver(batch, self.run_id, self.window)
 
     def _take_batch(self) -> list[_Entry]:
         batch: list[_Entry] = []
@@ -143,24 +151,54 @@ class MemoryBroker:
         return len(self._log)
 
 
-def _deliver(batch: list[_Entry], run_id: str) -> Delivery:
+def _deliver(batch: list[_Entry], run_id: str, window: TimeWindow) -> Delivery:
     frames = [e.samples for e in batch if e.samples is not None]
-    samples, rejected = check_frame(GpuFrame.concat(frames))
+    # the window first: check_frame keys messages by (node, ts mod 2**44), which only a sane ts keeps apart
+    samples, late = _in_window(GpuFrame.concat(frames), window)
+    samples, rejected = check_frame(samples)
     first, last = batch[0].offset, batch[-1].offset
+    source = f"memory@{first}-{last}"
     dead = [
-        DeadLetter(source=f"memory@{first}-{last}", reason=r.reason, payload=f"node={r.node} ts_ms={r.ts_ms}", node=r.node)
-        for r in rejected
+        DeadLetter(source=source, reason=r.reason, payload=f"node={r.node} ts_ms={r.ts_ms}", node=r.node) for r in rejected + late
     ]
     return Delivery(
         samples=samples,
-        events=[e for entry in batch for e in entry.events],
-        inventory=[i for entry in batch for i in entry.inventory],
-        facility=[r for entry in batch for r in entry.facility],
-        jobs=[j for entry in batch for j in entry.jobs],
-        processes=[p for entry in batch for p in entry.processes],
+        events=_timed([e for entry in batch for e in entry.events], window, source, dead),
+        inventory=_timed([i for entry in batch for i in entry.inventory], window, source, dead, check_age=False),
+        facility=_timed([r for entry in batch for r in entry.facility], window, source, dead),
+        jobs=_timed([j for entry in batch for j in entry.jobs], window, source, dead),
+        processes=_timed([p for entry in batch for p in entry.processes], window, source, dead),
         dead_letters=dead,
         token=f"memory:{run_id}:{first}-{last}",
         position=last,
         messages=len(batch),
         published_at_s=batch[0].published_at_s,
     )
+
+
+_Timed = TypeVar("_Timed", GpuEvent, GpuInventory, FacilitySample, JobAssignment, GpuProcesses)
+
+
+def _timed(items: list[_Timed], window: TimeWindow, source: str, dead: list[DeadLetter], check_age: bool = True) -> list[_Timed]:
+    """`items` inside `window`; the others are appended to `dead` with the reason."""
+    now_ms = int(time.time() * 1000)
+    kept = []
+    for item in items:
+        reason = window.reason(item.ts_ms, now_ms, check_age)
+        if reason:
+            dead.append(DeadLetter(source, f"out of time window: {reason}", item.model_dump_json(by_alias=True)))
+        else:
+            kept.append(item)
+    return kept
+
+
+def _in_window(frame: GpuFrame, window: TimeWindow) -> tuple[GpuFrame, list[RejectedRows]]:
+    """The frame without node messages whose time is outside `window`, and those messages."""
+    outside = window.outside(frame.ts_ms)
+    if not outside.any():
+        return frame, []
+    now_ms = int(time.time() * 1000)
+    node = frame.labels["node"]
+    keys = sorted({(node.values[c], t) for c, t in zip(node.codes[outside].tolist(), frame.ts_ms[outside].tolist(), strict=True)})
+    late = [RejectedRows(n, t, f"out of time window: {window.reason(t, now_ms)}") for n, t in keys]
+    return frame.take(np.flatnonzero(~outside)), late

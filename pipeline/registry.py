@@ -16,6 +16,7 @@ from typing import TextIO
 
 from gpufleet.contract.registry import lookup, make_registry
 from gpufleet.contract.settings import KafkaSettings
+from gpufleet.contract.times import TimeWindow
 from pipeline.transport import Transport
 
 MESSAGE_KINDS = frozenset({"samples", "events", "inventory", "facility", "jobs", "processes"})
@@ -31,6 +32,7 @@ class TransportConfig:
     buffer_messages: int = 50_000  # kafka: held while the brokers are away
     stream: TextIO | None = None  # jsonl: where the lines go (default: stdout)
     messages: frozenset[str] = MESSAGE_KINDS  # jsonl: which kinds of message are written
+    time_window: TimeWindow | None = None  # memory: timestamps accepted (default: TimeWindow())
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,7 @@ class TransportFactory:
 def _memory(config: TransportConfig) -> Transport:
     from pipeline.memory import MemoryBroker
 
-    return MemoryBroker()
+    return MemoryBroker(window=config.time_window)
 
 
 def _kafka(config: TransportConfig) -> Transport:

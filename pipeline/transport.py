@@ -48,6 +48,9 @@ class Delivery:
         position: opaque to ingest; what `commit` needs.
         messages: how many transport messages the range held (valid or not).
         published_at_s: wall-clock time the oldest message was published (freshness).
+        store_refused: filled by ingest: messages the store refused for their rows, as dead
+            letters (already in the store's `dead_letters`); `commit` may send them on (Kafka:
+            the dead-letter topic).
     """
 
     samples: GpuFrame
@@ -61,6 +64,7 @@ class Delivery:
     messages: int = 0
     published_at_s: float = 0.0
     processes: list[GpuProcesses] = field(default_factory=list)
+    store_refused: list[DeadLetter] = field(default_factory=list)
 
 
 class Subscription(Protocol):

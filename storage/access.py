@@ -34,4 +34,11 @@ def render_users(database: str, cluster: str | None = None, env: dict[str, str] 
     for key, value in params.items():
         text = text.replace("{" + key + "}", value)
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    return [" ".join(s.split()) for s in body.split(";") if s.strip()]
+    statements = [" ".join(s.split()) for s in body.split(";") if s.strip()]
+    if cluster:  # the shard-local tables behind each Distributed one
+        local = [_LOCAL_GRANT.sub(r"\1_local\2", s) for s in statements if _LOCAL_GRANT.search(s)]
+        statements = [*statements, *local]
+    return statements
+
+
+_LOCAL_GRANT = re.compile(r"^(GRANT .* INSERT ON \w+\.\w+)( TO gpufleet_ingest)$")

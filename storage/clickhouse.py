@@ -26,6 +26,7 @@ from gpufleet.contract.jobs import JobAssignment
 from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
 from storage.base import DeadLetter, QueryResult
 from storage.datadir import lock_data_dir
+from storage.errors import classify
 from storage.native import encode_frame, frame_column_names
 
 SAMPLES_TABLE = "gpu_samples"
@@ -47,10 +48,27 @@ PROCESS_COLUMNS = (
     "ts", "cluster", "hall", "row", "rack", "node", "gpu_index", "uuid", "pid", "used_mem_mib", "gpu_instance_id",
     "compute_instance_id",
 )  # fmt: skip
-# Each insert into gpu_samples feeds seven rollup views; run them on parallel threads rather
-# than one after another (1.5× on 2 cores, measured: docs/benchmarks.md). Deduplication of
-# retried blocks in the views is unchanged (deduplicate_blocks_in_dependent_materialized_views).
-_INSERT_SETTINGS = {"async_insert": 0, "parallel_view_processing": 1, "optimize_on_insert": 0}
+# Each insert into gpu_samples feeds the rollup views; run them on parallel threads rather
+# than one after another (1.5× on 2 cores, measured: docs/benchmarks.md).
+# The exactly-once effect rests on three settings, pinned here rather than left to server
+# defaults (which changed between releases): the token dedups the block in the table
+# (`insert_deduplicate`), *and* in every view's target (the default of
+# `deduplicate_blocks_in_dependent_materialized_views` became 1 only in 26.2: with 0, a
+# retry after a view failed part-way skips the views, and a repeat counts them twice), and
+# a Distributed table inserts into its shards before it returns, so an acknowledged insert
+# is stored and a retry is deduplicated by the shard (`distributed_foreground_insert`; the
+# background queue would acknowledge rows not yet written). docs/kafka.md states the bounds.
+DEDUP_SETTINGS: dict[str, int] = {
+    "insert_deduplicate": 1,
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
+    "distributed_foreground_insert": 1,
+}
+INSERT_SETTINGS: dict[str, int] = {"async_insert": 0, "parallel_view_processing": 1, "optimize_on_insert": 0, **DEDUP_SETTINGS}
+# Every table an ingest process inserts into (the Store's insert methods); the ingest user's
+# grants (storage/sql/server/users.sql) must cover exactly these, a test compares them.
+INGEST_TABLES = (
+    "gpu_samples", "gpu_events", "gpu_inventory", "dead_letters", "facility_readings", "job_assignments", "gpu_processes",
+)  # fmt: skip
 # Timestamps travel as epoch-ms ints end to end (numpy datetime64 is not accepted).
 set_write_format("DateTime64", "int")
 
@@ -104,7 +122,7 @@ class ClickHouseStore:
             return 0
         # clickhouse-connect takes a generator of bytes; each column is copied once, here
         block = (bytes(part) for part in encode_frame(frame))
-        settings = {**_INSERT_SETTINGS, "insert_deduplication_token": dedup_token}
+        settings = {**INSERT_SETTINGS, "insert_deduplication_token": dedup_token}
         self._call(self.client.raw_insert, SAMPLES_TABLE, frame_column_names(), block, settings=settings, fmt="Native")
         return len(frame)
 
@@ -147,7 +165,7 @@ class ClickHouseStore:
         if not records:
             return 0
         data = [[r.ts_ms for r in records], *([getattr(r, c) for r in records] for c in columns[1:])]
-        settings = {**_INSERT_SETTINGS, "insert_deduplication_token": token}
+        settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
         self._call(self.client.insert, table, data, column_names=list(columns), column_oriented=True, settings=settings)
         return len(records)
 
@@ -172,7 +190,7 @@ class ClickHouseStore:
     def _insert_rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str) -> int:
         if not rows:
             return 0
-        settings = {**_INSERT_SETTINGS, "insert_deduplication_token": token}
+        settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
         self._call(self.client.insert, table, rows, column_names=list(columns), settings=settings)
         return len(rows)
 
@@ -193,9 +211,7 @@ class ClickHouseStore:
         except OperationalError as exc:
             raise TransientError(f"store unreachable: {exc}") from exc
         except DatabaseError as exc:
-            raise StoreError(_first_line(str(exc))) from exc
+            raise classify(str(exc), insert=fn.__name__ in _INSERTS) from exc
 
 
-def _first_line(message: str) -> str:
-    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    return " ".join(lines[:2])[:600] if lines else "store error"
+_INSERTS = frozenset({"insert", "raw_insert"})

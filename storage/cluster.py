@@ -39,6 +39,17 @@ _DROP_VIEW = re.compile(r"^DROP VIEW IF EXISTS (\w+)$")
 _CODEC = re.compile(r" CODEC\([^()]*(?:\([^()]*\)[^()]*)*\)")
 _CREATE_FUNCTION = re.compile(r"^CREATE FUNCTION IF NOT EXISTS (\w+) AS", re.S)
 _FROM = re.compile(r"\bFROM (\w+)\b")
+_DEDUP_WINDOW = re.compile(r"\bnon_replicated_deduplication_window = (\d+)")
+# Replicated tables ignore non_replicated_deduplication_window; their own window (blocks and
+# seconds, both kept in Keeper) is pinned here because its defaults changed in 25.9/25.10.
+# A retried insert is deduplicated while its block is among the last N of the table *and*
+# younger than this: docs/kafka.md states the bound.
+REPLICATED_DEDUP_WINDOW_S = 3600
+
+
+def _replicated_window(match: re.Match[str]) -> str:
+    blocks = match[1]
+    return f"replicated_deduplication_window = {blocks}, replicated_deduplication_window_seconds = {REPLICATED_DEDUP_WINDOW_S}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +96,7 @@ class ClusterDdl:
             return f"ENGINE = Replicated{match[1]}MergeTree({args})"
 
         body = _ENGINE.sub(replicated, statement[_CREATE_TABLE.match(statement).end() - 1 :], count=1)  # type: ignore[union-attr]
+        body = _DEDUP_WINDOW.sub(_replicated_window, body)
         out = [f"CREATE TABLE IF NOT EXISTS {local} {self.on_cluster}\n{body}"]
         if not reference:
             # dead_letters' node is Nullable and may be NULL: those spread at random

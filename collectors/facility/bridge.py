@@ -7,6 +7,15 @@ broker that does not persist them). Between receiving and writing sits a bounded
 when the sink is slow or down, receiving pauses rather than dropping. Readings in that
 queue are acknowledged to the broker already, so a crash of the bridge can lose at most
 `queue_max` readings; that bound is the price of not holding MQTT acks across inserts.
+
+Each batch gets one token (`mqtt:<run>:<n>`) that it keeps across retries, so a retry
+after a partly successful write (readings stored, dead letters not) stores nothing twice.
+A rejected payload is cut to `MAX_REJECTED_BYTES` at once (its size is kept), so no dead
+letter can outgrow what a store row or a Kafka request takes. `write_batch` bounds the
+retries: a `TransientError` (destination down) is retried with capped, jittered backoff
+for as long as the bridge runs (receiving pauses: delayed, not lost) and `STOP_ATTEMPTS`
+more times once it stops; any other error `OTHER_ATTEMPTS` times. A batch given up on is
+counted in `BridgeStats.dropped` and logged, never silent.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -30,24 +39,36 @@ from gpufleet.contract.backoff import Backoff
 from gpufleet.contract.errors import ConfigError, InvalidMessage, TransientError
 from gpufleet.contract.schema import FacilitySample
 from gpufleet.contract.sensors import TOPIC_FILTER
+from gpufleet.contract.times import TimeWindow
 
 log = logging.getLogger(__name__)
+MAX_REJECTED_BYTES = 4096  # of a rejected payload kept for its dead letter (valid ones are smaller)
+MAX_TOPIC_CHARS = 512
+STOP_ATTEMPTS = 3
+OTHER_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A message that did not parse or validate, and why."""
+    """A message that did not parse or validate, and why. `payload` is its first
+    `MAX_REJECTED_BYTES`; `size` is how long it was."""
 
     topic: str
     payload: bytes
     reason: str
+    size: int = 0
+
+    @staticmethod
+    def capped(topic: str, payload: bytes, reason: str) -> Rejected:
+        return Rejected(topic[:MAX_TOPIC_CHARS], payload[:MAX_REJECTED_BYTES], reason, len(payload))
 
 
 class FacilitySink(Protocol):
     """Where bridged readings go. `write` blocks until stored (a thread runs it) and raises
-    `TransientError` while the destination is down; the bridge retries the same batch."""
+    `TransientError` while the destination is down; the bridge retries the same batch with
+    the same `token`, which the sink uses to store it once."""
 
-    def write(self, readings: Sequence[FacilitySample], rejected: Sequence[Rejected]) -> None: ...
+    def write(self, readings: Sequence[FacilitySample], rejected: Sequence[Rejected], token: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +111,7 @@ class BridgeStats:
     rejected: int = 0
     reconnects: int = 0
     sink_retries: int = 0
+    dropped: int = 0  # readings and rejects of batches given up on (see `write_batch`)
     discarded: int = 0  # dropped by aiomqtt past its incoming bound (`client_queue_max`)
     connected: bool = False
     started_s: float = field(default_factory=time.monotonic)
@@ -97,7 +119,7 @@ class BridgeStats:
 
 _Item = FacilitySample | Rejected
 _RECONNECT = Backoff(first_s=0.2, max_s=10.0)
-_SINK_RETRY = Backoff(first_s=0.2, max_s=5.0, jitter=False)  # one bridge, one sink: nobody to spread out from
+_SINK_RETRY = Backoff(first_s=0.2, max_s=5.0)  # jittered: bridge workers share one store
 
 
 class _CountDiscards(logging.Handler):
@@ -122,6 +144,7 @@ class MqttBridge:
         flush_interval_s: float = 0.5,
         queue_max: int = 50_000,
         client_queue_max: int | None = None,
+        window: TimeWindow | None = None,
     ) -> None:
         self.config = config
         self.sink = sink
@@ -132,7 +155,10 @@ class MqttBridge:
         # no backpressure: while the sink is behind, messages wait in aiomqtt's queue. It is
         # bounded (~0.5 GB at this size); past it aiomqtt discards, and we count each one.
         self.client_queue_max = client_queue_max or max(20 * queue_max, 1_000_000)
+        self.window = window or TimeWindow()
         self.stats = BridgeStats()
+        self._run = f"{time.time_ns():x}"  # batch tokens of another run never collide
+        self._batches = 0
         self._burst_reads = False  # fastread installed on the current client
         self._client_logger = logging.getLogger(f"{__name__}.client.{id(self)}")
         self._client_logger.addHandler(_CountDiscards(self.stats))
@@ -199,7 +225,7 @@ class MqttBridge:
         async for first in client.messages:
             burst = fastread.take_ready(client, first, self.batch_max) if self._burst_reads else [first]
             stats.received += len(burst)
-            parse_into(pending, burst, int(time.time() * 1000))
+            parse_into(pending, burst, int(time.time() * 1000), self.window)
             if len(pending) >= self.batch_max:
                 self._batch_ready.set()
                 if len(pending) >= self.queue_max:  # the sink is behind: stop taking messages, do not drop
@@ -208,6 +234,7 @@ class MqttBridge:
 
     # ---- writing -----------------------------------------------------------------------
     async def _write_loop(self, receiving_done: asyncio.Event) -> None:
+        self._receiving_done = receiving_done
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._batch_ready.wait(), timeout=self.flush_interval_s)
@@ -227,19 +254,46 @@ class MqttBridge:
     async def _write(self, batch: list[_Item]) -> None:
         readings = [i for i in batch if isinstance(i, FacilitySample)]
         rejected = [i for i in batch if isinstance(i, Rejected)]
-        attempt = 0
-        while True:
-            try:
-                await asyncio.to_thread(self.sink.write, readings, rejected)
-                break
-            except TransientError as exc:
-                self.stats.sink_retries += 1
-                delay = _SINK_RETRY.delay_s(attempt)
-                attempt += 1
-                log.warning("facility sink failed, retrying the same batch", extra={"error": str(exc), "retry_in_s": delay})
-                await asyncio.sleep(delay)
-        self.stats.stored += len(readings)
-        self.stats.rejected += len(rejected)
+        token = f"mqtt:{self._run}:{self._batches}"
+        self._batches += 1
+        done = self._receiving_done
+        await asyncio.to_thread(write_batch, self.sink, readings, rejected, token, self.stats, done.is_set)
+
+
+def write_batch(
+    sink: FacilitySink,
+    readings: list[FacilitySample],
+    rejected: list[Rejected],
+    token: str,
+    stats: BridgeStats,
+    stopping: Callable[[], bool],
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Write one batch under `token`, retrying within the bounds of the module docstring.
+
+    Returns whether it was written; counts it in `stats` either way.
+    """
+    attempt = after_stop = 0
+    while True:
+        try:
+            sink.write(readings, rejected, token)
+            stats.stored += len(readings)
+            stats.rejected += len(rejected)
+            return True
+        except Exception as exc:  # a sink error must not end the bridge: bounded retries, then counted
+            transient = isinstance(exc, TransientError)
+            after_stop += stopping()
+            if (transient and after_stop >= STOP_ATTEMPTS) or (not transient and attempt + 1 >= OTHER_ATTEMPTS):
+                stats.dropped += len(readings) + len(rejected)
+                log.error("facility batch given up", extra={"error": str(exc)[:300], "attempts": attempt + 1, "token": token})
+                return False
+            stats.sink_retries += 1
+            delay = _SINK_RETRY.delay_s(attempt)
+            attempt += 1
+            log.warning(
+                "facility sink failed, retrying the same batch", extra={"error": str(exc)[:300], "retry_in_s": round(delay, 2)}
+            )
+            sleep(delay)
 
 
 async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
@@ -256,14 +310,14 @@ async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -
         task.result()
 
 
-def parse_into(out: list[_Item], messages: Sequence[aiomqtt.Message], arrival_ms: int) -> None:
-    """Append each message's reading to `out`, or its `Rejected` with the reason."""
+def parse_into(out: list[_Item], messages: Sequence[aiomqtt.Message], arrival_ms: int, window: TimeWindow | None = None) -> None:
+    """Append each message's reading to `out`, or its `Rejected` (capped) with the reason."""
     for message in messages:
         topic, payload = message.topic.value, _as_bytes(message.payload)
         try:
-            out.append(parse_reading(topic, payload, arrival_ms))
+            out.append(parse_reading(topic, payload, arrival_ms, window))
         except InvalidMessage as exc:
-            out.append(Rejected(topic, payload, exc.reason))
+            out.append(Rejected.capped(topic, payload, exc.reason))
 
 
 def _as_bytes(payload: object) -> bytes:

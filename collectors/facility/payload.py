@@ -17,20 +17,30 @@ from pydantic import ValidationError
 from gpufleet.contract.errors import InvalidMessage
 from gpufleet.contract.schema import FacilitySample
 from gpufleet.contract.sensors import SENSORS, TOPIC_PREFIX
+from gpufleet.contract.times import TimeWindow
 
 MAX_PAYLOAD_BYTES = 4096
 MAX_LABEL_CHARS = 128
 _JSON_KEYS = frozenset({"value", "unit", "ts"})
 _TOPIC_CACHE_MAX = 100_000
+_WINDOW = TimeWindow()
 _topic_cache: dict[str, tuple[str, str, str, str]] = {}  # valid topic -> (site, hall, rack, sensor)
 
 
-def parse_reading(topic: str, payload: bytes, arrival_ms: int) -> FacilitySample:
-    """The reading in `payload` on `topic`; raises `InvalidMessage` with the reason."""
+def parse_reading(topic: str, payload: bytes, arrival_ms: int, window: TimeWindow | None = None) -> FacilitySample:
+    """The reading in `payload` on `topic`; raises `InvalidMessage` with the reason.
+
+    A time outside `window` (default: 14 days back to 5 minutes ahead of the wall clock) is refused.
+    """
     site, hall, rack, sensor = _topic_labels(topic)
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidMessage(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD_BYTES}")
+    if not payload.strip():
+        raise InvalidMessage("empty payload")
     value, ts_ms = _value_and_time(payload, sensor, arrival_ms)
+    late = (window or _WINDOW).reason(ts_ms)
+    if late:
+        raise InvalidMessage(f"out of time window: {late} (topic {topic!r})")
     spec = SENSORS[sensor]
     if not spec.low <= value <= spec.high:
         raise InvalidMessage(f"{sensor}={value!r} is outside [{spec.low:g}, {spec.high:g}] {spec.unit} (topic {topic!r})")

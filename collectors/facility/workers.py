@@ -21,8 +21,7 @@ from dataclasses import replace
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
 
-from collectors.facility.bridge import BridgeStats, FacilitySink, MqttBridge, MqttConfig, Rejected
-from gpufleet.contract.errors import TransientError
+from collectors.facility.bridge import BridgeStats, FacilitySink, MqttBridge, MqttConfig, Rejected, write_batch
 from gpufleet.contract.schema import FacilitySample
 
 _DONE = "done"
@@ -35,8 +34,8 @@ class _QueueSink:
     def __init__(self, out: Any) -> None:
         self.out = out
 
-    def write(self, readings: Sequence[FacilitySample], rejected: Sequence[Rejected]) -> None:
-        self.out.put((list(readings), list(rejected)))
+    def write(self, readings: Sequence[FacilitySample], rejected: Sequence[Rejected], token: str) -> None:
+        self.out.put((list(readings), list(rejected)))  # the writing process gives the batch its own token
 
 
 def _worker(config: MqttConfig, out: Any, stop: MpEvent) -> None:
@@ -68,7 +67,7 @@ def run_workers(config: MqttConfig, sink: FacilitySink, workers: int, stop: MpEv
     ]
     for p in procs:
         p.start()
-    stats, finished = BridgeStats(), 0
+    stats, finished, batches, run = BridgeStats(), 0, 0, f"{time.time_ns():x}"
     try:
         while finished < workers:
             try:
@@ -81,10 +80,9 @@ def run_workers(config: MqttConfig, sink: FacilitySink, workers: int, stop: MpEv
             finished += done
             if not readings and not rejected:
                 continue
-            _write_with_retry(sink, readings, rejected, stats)
+            write_batch(sink, readings, rejected, f"mqtt:{run}:w{batches}", stats, stop.is_set)
+            batches += 1
             stats.received += len(readings) + len(rejected)
-            stats.stored += len(readings)
-            stats.rejected += len(rejected)
     finally:
         stop.set()
         for p in procs:
@@ -112,18 +110,6 @@ def _with_waiting(out: Any, item: Any) -> tuple[list[FacilitySample], list[Rejec
             item = out.get_nowait()
         except queue.Empty:
             return readings, rejected, done
-
-
-def _write_with_retry(sink: FacilitySink, readings: list[FacilitySample], rejected: list[Rejected], stats: BridgeStats) -> None:
-    attempt = 0
-    while True:
-        try:
-            sink.write(readings, rejected)
-            return
-        except TransientError:
-            stats.sink_retries += 1
-            time.sleep(min(5.0, 0.2 * 2**attempt))
-            attempt += 1
 
 
 def new_stop_event() -> MpEvent:

@@ -23,6 +23,7 @@ from collectors.facility.synthetic import SyntheticFacility
 from collectors.synthetic.scheduler import JobsAlongside, SyntheticScheduler
 from collectors.synthetic.source import SyntheticSource
 from gpufleet.contract.recovery import recovery_action
+from gpufleet.contract.times import TimeWindow
 from gpufleet.contract.xids import lookup
 from pipeline.ingest import Ingest, IngestStats
 from pipeline.memory import MemoryBroker
@@ -87,7 +88,8 @@ def run_demo(opts: DemoOptions, console: Console | None = None, store_dsn: str |
             cluster=opts.cluster,
         )
     )
-    broker = cast(MemoryBroker, create_transport(TransportConfig(kind="memory")))  # also ingest's subscription
+    window = TimeWindow.of(opts.raw_ttl_days, opts.interval_s + 300)
+    broker = cast(MemoryBroker, create_transport(TransportConfig(kind="memory", time_window=window)))  # also ingest's subscription
     facility = SyntheticFacility(source.fleet, site=opts.cluster) if isinstance(source, SyntheticSource) else None
     if isinstance(source, SyntheticSource):  # the fleet's jobs, as a scheduler would report them
         source = JobsAlongside(source, SyntheticScheduler(source.fleet, opts.seed), broker)

@@ -26,9 +26,24 @@ class SourceUnavailable(GpufleetError):
 
 
 class StoreError(GpufleetError):
-    """The store refused or failed a statement."""
+    """The store refused or failed a statement, for a reason retrying alone will not fix
+    soon (a missing table, no grant, a bad statement): an operator has to act.
+
+    Attributes:
+        code: the ClickHouse error code (`Code: NNN` in the server's message), if it gave one.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class StoreRefusedData(StoreError):
+    """The store refused an insert for what its rows contain (a value it cannot take, too
+    many partitions in one block, a view's check): the same rows fail again every time, so
+    ingest isolates them and dead-letters them with this reason instead of retrying."""
 
 
 class TransientError(GpufleetError):

@@ -122,7 +122,7 @@ class NodeSample(Topology):
     schema_: NodeSampleSchemaId = Field(NODE_SAMPLE_SCHEMA, alias="schema")
     ts_ms: TimestampMs
     seq: U64 = Field(description="collector sequence number; gaps mean lost ticks")
-    gpus: list[GpuSample] = Field(max_length=64)
+    gpus: list[GpuSample] = Field(min_length=1, max_length=64, description="at least one GPU: an empty message is refused")
 
     @model_validator(mode="after")
     def _unique_gpu_index(self) -> NodeSample:

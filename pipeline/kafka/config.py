@@ -11,6 +11,7 @@ from typing import Any
 
 from gpufleet.contract.errors import ConfigError
 from gpufleet.contract.settings import KafkaSettings
+from gpufleet.contract.times import TimeWindow
 from pipeline.kafka.decoder import DEFAULT_MAX_MESSAGE_BYTES
 
 
@@ -66,6 +67,7 @@ class SubscriptionConfig:
     max_poll_interval_ms: int = 300_000
     create_topics: bool = True
     instance_id: str | None = None  # static membership: a restarted process takes its old place at once
+    time_window: TimeWindow = field(default_factory=TimeWindow)  # timestamps outside are dead-lettered
 
 
 @dataclass(slots=True)

@@ -48,6 +48,24 @@ def dead_letter(record: Any, reason: str, topic_id: str) -> Letter:
     return record.key, value, headers
 
 
+def refused_letter(letter: Any, topic: str, partition: int, topic_id: str) -> Letter:
+    """(key, value, headers) for a message the store refused (a `storage.base.DeadLetter` made by
+    ingest): the value is the message as decoded, the source is its batch's offset range."""
+    payload = letter.payload if isinstance(letter.payload, bytes) else str(letter.payload).encode()
+    headers = [
+        ("gpufleet.reason", str(letter.reason).encode()),
+        ("gpufleet.source_topic", topic.encode()),
+        ("gpufleet.source_partition", str(partition).encode()),
+        ("gpufleet.source_range", str(letter.source).encode()),
+        ("gpufleet.source_topic_id", topic_id.encode()),
+    ]
+    if len(payload) > MAX_VALUE_BYTES:
+        headers.append(("gpufleet.truncated", str(len(payload)).encode()))
+        payload = payload[:MAX_VALUE_BYTES]
+    key = letter.node.encode() if letter.node else None
+    return key, payload, headers
+
+
 class DeadLetterSender:
     """An idempotent producer for `topics.DEADLETTER`; `send` returns only once all are acknowledged."""
 

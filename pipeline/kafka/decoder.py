@@ -10,6 +10,7 @@ vectorised (`check_frame`). Events and inventory are few and go through pydantic
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from gpufleet.contract.columns import METRIC_COLUMNS, TOPOLOGY_LABELS
 from gpufleet.contract.frame import Categorical, GpuFrame, check_frame
 from gpufleet.contract.schema import NodeSample
+from gpufleet.contract.times import TimeWindow
 from pipeline.kafka.structs import NodeSampleStruct
 
 DEFAULT_MAX_MESSAGE_BYTES: Final = 256 * 1024  # a 64-GPU node message is ~25 KB
@@ -39,17 +41,21 @@ class Refused:
     reason: str
 
 
-def decode_samples(values: Sequence[bytes], max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> tuple[GpuFrame, list[Refused]]:
+def decode_samples(
+    values: Sequence[bytes], max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, window: TimeWindow | None = None
+) -> tuple[GpuFrame, list[Refused]]:
     """Node-sample message values → one frame of every valid message's GPUs, plus refusals.
 
-    A message is refused whole (as pydantic would) when any of its GPUs is invalid.
+    A message is refused whole (as pydantic would) when any of its GPUs is invalid, and,
+    given a `window`, when its `ts_ms` is outside it.
     """
-    refused = [
-        Refused(i, f"oversized: {len(v)} bytes > {max_message_bytes}") for i, v in enumerate(values) if len(v) > max_message_bytes
-    ]
-    small = [i for i, v in enumerate(values) if len(v) <= max_message_bytes] if refused else list(range(len(values)))
+    refused = [_size_refusal(i, len(v), max_message_bytes) for i, v in enumerate(values) if not 0 < len(v) <= max_message_bytes]
+    small = [i for i, v in enumerate(values) if 0 < len(v) <= max_message_bytes] if refused else list(range(len(values)))
     structs, indices, more = _decode_structs(values, small)
     refused += more
+    if window is not None:
+        structs, indices, more = _in_window(structs, indices, window)
+        refused += more
     try:
         frame = _columns(structs)
     except OverflowError:  # a UInt64 value above 2**64-1 (msgspec cannot bound it): let pydantic sort them
@@ -60,6 +66,21 @@ def decode_samples(values: Sequence[bytes], max_message_bytes: int = DEFAULT_MAX
     refused += more
     refused.sort(key=lambda r: r.index)
     return frame, refused
+
+
+def _size_refusal(index: int, size: int, max_message_bytes: int) -> Refused:
+    return Refused(index, f"oversized: {size} bytes > {max_message_bytes}" if size else "empty message: 0 bytes")
+
+
+def _in_window(structs: list[Any], indices: list[int], window: TimeWindow) -> tuple[list[Any], list[int], list[Refused]]:
+    ts = np.fromiter((s.ts_ms for s in structs), dtype=np.int64, count=len(structs))
+    outside = window.outside(ts)
+    if not outside.any():
+        return structs, indices, []
+    now_ms = int(time.time() * 1000)
+    refused = [Refused(indices[m], f"out of time window: {window.reason(int(ts[m]), now_ms)}") for m in np.flatnonzero(outside)]
+    keep = np.flatnonzero(~outside).tolist()
+    return [structs[m] for m in keep], [indices[m] for m in keep], refused
 
 
 def _check(frame: GpuFrame, structs: list[Any], indices: list[int]) -> tuple[GpuFrame, list[Refused]]:
@@ -144,18 +165,35 @@ def validation_reason(exc: ValidationError) -> str:
     return f"invalid {loc or 'message'}: {err['msg']} (got {err.get('input')!r})"[:300]
 
 
-def decode_models(values: Sequence[bytes], model: type[BaseModel], max_message_bytes: int) -> tuple[list[Any], list[Refused]]:
-    """Events or inventory: pydantic per message (a few per second fleet-wide)."""
+def decode_models(
+    values: Sequence[bytes],
+    model: type[BaseModel],
+    max_message_bytes: int,
+    window: TimeWindow | None = None,
+    check_age: bool = True,
+) -> tuple[list[Any], list[Refused]]:
+    """Events, inventory, facility readings: pydantic per message (a few per second fleet-wide).
+
+    Given a `window`, a message whose `ts_ms` is outside it is refused; `check_age=False`
+    checks only the future bound (inventory: a GPU's record may be as old as the GPU).
+    """
     out: list[Any] = []
     refused: list[Refused] = []
+    now_ms = int(time.time() * 1000)
     for i, value in enumerate(values):
-        if len(value) > max_message_bytes:
-            refused.append(Refused(i, f"oversized: {len(value)} bytes > {max_message_bytes}"))
+        if not 0 < len(value) <= max_message_bytes:
+            refused.append(_size_refusal(i, len(value), max_message_bytes))
             continue
         try:
-            out.append(model.model_validate_json(value))
+            item = model.model_validate_json(value)
         except ValidationError as exc:
             refused.append(Refused(i, validation_reason(exc)))
+            continue
+        late = window.reason(item.ts_ms, now_ms, check_age) if window is not None else ""  # type: ignore[attr-defined]
+        if late:
+            refused.append(Refused(i, f"out of time window: {late}"))
+        else:
+            out.append(item)
     return out, refused
 
 

@@ -9,7 +9,7 @@ from typing import Protocol
 from gpufleet.contract.schema import FacilitySample
 from gpufleet.contract.settings import KafkaSettings
 from pipeline.kafka.config import client_config
-from pipeline.kafka.deadletters import DeadLetterSender, Letter
+from pipeline.kafka.deadletters import MAX_VALUE_BYTES, DeadLetterSender, Letter
 from pipeline.kafka.producer import KafkaTransport
 
 
@@ -25,6 +25,9 @@ class RejectedReading(Protocol):
     @property
     def reason(self) -> str: ...
 
+    @property
+    def size(self) -> int: ...
+
 
 class KafkaFacilitySink:
     """Dead letters first (their send raises `TransientError` while the broker is down, so
@@ -37,8 +40,9 @@ class KafkaFacilitySink:
         self.dead_letters = DeadLetterSender(client_config(settings, bootstrap))
         self.flush_timeout_s = flush_timeout_s
 
-    def write(self, readings: Sequence[FacilitySample], rejected: Sequence[RejectedReading]) -> None:
-        letters: list[Letter] = [(r.topic.encode(), r.payload, _headers(r)) for r in rejected]
+    def write(self, readings: Sequence[FacilitySample], rejected: Sequence[RejectedReading], token: str = "") -> None:
+        """`token` is unused: the facility topic's consumers deduplicate by offset range."""
+        letters: list[Letter] = [(r.topic.encode(), r.payload[:MAX_VALUE_BYTES], _headers(r)) for r in rejected]
         self.dead_letters.send(letters)
         self.transport.publish_facility(readings)
         if self.transport.pending_messages > self.transport.config.buffer_messages // 2:
@@ -50,4 +54,7 @@ class KafkaFacilitySink:
 
 
 def _headers(rejected: RejectedReading) -> list[tuple[str, bytes]]:
-    return [("gpufleet.reason", rejected.reason.encode()), ("gpufleet.source", f"mqtt:{rejected.topic}".encode())]
+    headers = [("gpufleet.reason", rejected.reason.encode()), ("gpufleet.source", f"mqtt:{rejected.topic}".encode())]
+    if rejected.size > len(rejected.payload) or len(rejected.payload) > MAX_VALUE_BYTES:
+        headers.append(("gpufleet.truncated", str(max(rejected.size, len(rejected.payload))).encode()))
+    return headers

@@ -32,7 +32,7 @@ from gpufleet.contract.settings import KafkaSettings
 from pipeline.kafka import topics
 from pipeline.kafka.batches import PartitionBatch
 from pipeline.kafka.config import SubscriptionConfig, SubscriptionStats, client_config
-from pipeline.kafka.deadletters import DeadLetterSender, dead_letter, store_letter
+from pipeline.kafka.deadletters import DeadLetterSender, dead_letter, refused_letter, store_letter
 from pipeline.kafka.decoder import Refused, decode_models, decode_samples
 from pipeline.transport import Delivery
 
@@ -122,7 +122,9 @@ class KafkaSubscription:
             return
         del self._inflight[pos.tp]
         try:
-            self._dead.send([dead_letter(record, reason, pos.topic_id) for record, reason in pos.refused])
+            letters = [dead_letter(record, reason, pos.topic_id) for record, reason in pos.refused]
+            letters += [refused_letter(d, pos.tp.topic, pos.tp.partition, pos.topic_id) for d in delivery.store_refused]
+            self._dead.send(letters)
             self._consumer.commit({pos.tp: OffsetAndMetadata(pos.last + 1, "", -1)}, timeout_ms=_KAFKA_CALL_MS)
         except CommitFailedError:
             self.stats.commit_failures += 1  # the partition moved to another member, which repeats the range
@@ -134,7 +136,7 @@ class KafkaSubscription:
             self._rewind(pos.tp, pos.first, pos.last)
             return
         self.stats.commits += 1
-        for _, reason in pos.refused:
+        for reason in [r for _, r in pos.refused] + [d.reason for d in delivery.store_refused]:
             kind = reason.split(" ", 1)[0].rstrip(":")
             self.stats.dead_letters[kind] = self.stats.dead_letters.get(kind, 0) + 1
 
@@ -238,25 +240,25 @@ class KafkaSubscription:
     def _decode(self, tp: Any, batch: PartitionBatch) -> tuple[Delivery, list[tuple[Any, str]]]:
         records = batch.records
         values = [r.value if r.value is not None else b"" for r in records]
-        limit = self.config.max_message_bytes
+        limit, window = self.config.max_message_bytes, self.config.time_window
         frame, events, inventory = GpuFrame.empty(), list[GpuEvent](), list[GpuInventory]()
         facility: list[FacilitySample] = []
         jobs: list[JobAssignment] = []
         processes: list[GpuProcesses] = []
         refused: list[Refused]
         if tp.topic == topics.SAMPLES:
-            frame, refused = decode_samples(values, limit)
+            frame, refused = decode_samples(values, limit, window)
         elif tp.topic == topics.EVENTS:
-            events, refused = decode_models(values, GpuEvent, limit)
+            events, refused = decode_models(values, GpuEvent, limit, window)
         elif tp.topic == topics.FACILITY:
-            facility, refused = decode_models(values, FacilitySample, limit)
+            facility, refused = decode_models(values, FacilitySample, limit, window)
         elif tp.topic == topics.JOBS:
-            jobs, refused = decode_models(values, JobAssignment, limit)
+            jobs, refused = decode_models(values, JobAssignment, limit, window)
         elif tp.topic == topics.PROCESSES:
-            processes, refused = decode_models(values, GpuProcesses, limit)
+            processes, refused = decode_models(values, GpuProcesses, limit, window)
         else:  # inventory; a None value is a compaction tombstone, not a message
             live = [i for i, r in enumerate(records) if r.value is not None]
-            inventory, refused = decode_models([values[i] for i in live], GpuInventory, limit)
+            inventory, refused = decode_models([values[i] for i in live], GpuInventory, limit, window, check_age=False)
             refused = [Refused(live[r.index], r.reason) for r in refused]
         pairs = [(records[r.index], r.reason) for r in refused]
         source = f"{tp.topic}/{tp.partition}"

@@ -88,7 +88,13 @@ def test_store_dsn_and_grafana_datasource_agree_with_clickhouse() -> None:
     clickhouse = env("clickhouse")
     dsn = urlparse(env("ingest")["GPUFLEET_STORE"])
     assert (dsn.hostname, dsn.port, dsn.path.strip("/")) == ("clickhouse", 8123, clickhouse["CLICKHOUSE_DB"])
-    assert dsn.username == clickhouse["CLICKHOUSE_USER"] and dsn.password == clickhouse["CLICKHOUSE_PASSWORD"]
+    # least privilege: ingest and the bridge as the INSERT-only user migrate creates; only migrate as the admin
+    for service in ("ingest", "bridge"):
+        writer = urlparse(env(service)["GPUFLEET_STORE"])
+        assert writer.username == "gpufleet_ingest" and writer.password == env("migrate")["GPUFLEET_INGEST_PASSWORD"], service
+        assert "--migrate" not in SERVICES[service]["command"], service
+    admin = urlparse(env("migrate")["GPUFLEET_STORE"])
+    assert admin.username == clickhouse["CLICKHOUSE_USER"] and admin.password == clickhouse["CLICKHOUSE_PASSWORD"]
     assert "8123:8123" in SERVICES["clickhouse"]["ports"]
     args = parse(SERVICES["grafana-export"]["command"])
     from dashboards.config import DatasourceConfig

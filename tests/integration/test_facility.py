@@ -4,6 +4,7 @@ facility's consistency with the GPUs, and the demo storing both."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import subprocess
 import threading
@@ -32,19 +33,21 @@ TOPIC = "facility/memphis/hall-1/rack-0003/cdu_supply_temp_c"
 
 
 def test_json_and_bare_number_payloads() -> None:
-    r = parse_reading(TOPIC, b'{"value": 31.5, "unit": "\xc2\xb0C", "ts": 1795000000000}', NOW_MS)
+    r = parse_reading(TOPIC, b'{"value": 31.5, "unit": "\xc2\xb0C", "ts": %d}' % (NOW_MS - 86_400_000), NOW_MS)
     assert (r.site, r.hall, r.rack, r.sensor, r.value, r.ts_ms) == (
         "memphis",
         "hall-1",
         "rack-0003",
         "cdu_supply_temp_c",
         31.5,
-        1795000000000,
+        NOW_MS - 86_400_000,
     )
     r = parse_reading(TOPIC, b" 29.25\n", NOW_MS)
     assert (r.value, r.ts_ms) == (29.25, NOW_MS)
-    r = parse_reading(TOPIC, b'{"value": 30, "ts": "2026-11-28T12:00:00Z"}', NOW_MS)
-    assert r.ts_ms == 1795867200000
+    yesterday_s = NOW_MS // 1000 - 86_400
+    iso = dt.datetime.fromtimestamp(yesterday_s, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    r = parse_reading(TOPIC, b'{"value": 30, "ts": "%s"}' % iso.encode(), NOW_MS)
+    assert r.ts_ms == yesterday_s * 1000
     topic, payload = encode_reading(r)
     assert parse_reading(topic, payload, 0) == r
 
@@ -59,7 +62,11 @@ def test_json_and_bare_number_payloads() -> None:
         (TOPIC, b"NaN", "not finite"),
         (TOPIC, b"250", "outside [-10, 90]"),
         (TOPIC, b'{"value": 31, "extra": 1}', "unknown key"),
-        (TOPIC, b'{"value": 31, "ts": 99999999999999999999}', "fails the schema"),
+        (TOPIC, b'{"value": 31, "ts": 99999999999999999999}', "out of time window"),
+        (TOPIC, b'{"value": 31, "ts": 4611686018427387904}', "in the future (limit 5 min)"),
+        (TOPIC, b'{"value": 31, "ts": %d}' % (NOW_MS - 30 * 86_400_000), "beyond the raw TTL (14 days)"),
+        (TOPIC, b"", "empty payload"),
+        (TOPIC, b"  \n", "empty payload"),
         ("facility/memphis/hall-1/rack-0003/smoke_ppm", b"1", "unknown sensor 'smoke_ppm'"),
         ("facility/memphis/rack-0003/cdu_supply_temp_c", b"30", "is not facility/<site>/<hall>/<rack>/<sensor>"),
         ("facility//hall-1/rack-0003/cdu_supply_temp_c", b"30", "is not facility/"),
@@ -75,14 +82,14 @@ def test_malformed_payloads_say_why(topic: str, payload: bytes, reason: str) -> 
 def test_bridge_parser_and_schema_agree(value: float) -> None:
     from pydantic import ValidationError
 
-    fields = {"ts_ms": 1, "site": "s", "hall": "h", "rack": "r", "sensor": "cdu_supply_temp_c", "value": value}
+    fields = {"ts_ms": NOW_MS, "site": "s", "hall": "h", "rack": "r", "sensor": "cdu_supply_temp_c", "value": value}
     try:
         FacilitySample.model_validate(fields)
         schema_ok = True
     except ValidationError:
         schema_ok = False
     try:
-        parsed = parse_reading("facility/s/h/r/cdu_supply_temp_c", repr(value).encode(), 1)
+        parsed = parse_reading("facility/s/h/r/cdu_supply_temp_c", repr(value).encode(), NOW_MS)
         assert parsed == FacilitySample.model_validate(fields)
         parser_ok = True
     except InvalidMessage:
@@ -236,7 +243,7 @@ def test_bridge_command_end_to_end(mosquitto: Mosquitto, tmp_path: Path) -> None
     bridge = run_cli("bridge", "mqtt", "--mqtt", mosquitto.url, "--store", f"chdb://{data}", "--duration", "4",
                      env={"GPUFLEET_MQTT__CLIENT_ID": client_id})  # fmt: skip
     assert bridge.returncode == 0, bridge.stderr
-    counted = {"received": 4, "stored": 3, "rejected": 1, "reconnects": 0, "discarded": 0}
+    counted = {"received": 4, "stored": 3, "rejected": 1, "reconnects": 0, "discarded": 0, "dropped": 0}
     assert json.loads(bridge.stdout.strip().splitlines()[-1]) == counted  # JSON on stdout, logs on stderr
     counts = "SELECT (SELECT count() FROM facility_readings) AS ok, (SELECT count() FROM dead_letters) AS bad"
     result = run_cli("sql", "--store", f"chdb://{data}", "--format", "csv", counts)
@@ -283,9 +290,9 @@ def test_bridge_workers_share_the_subscription_without_loss_or_duplicates(mosqui
 
 def test_readings_past_every_bound_are_counted_not_silently_lost(mosquitto: Mosquitto, store: ClickHouseStore) -> None:
     class SlowSink(StoreSink):
-        def write(self, readings: Sequence[FacilitySample], rejected: Sequence[Rejected]) -> None:
+        def write(self, readings: Sequence[FacilitySample], rejected: Sequence[Rejected], token: str) -> None:
             time.sleep(1.0)  # a store far slower than the sensors
-            super().write(readings, rejected)
+            super().write(readings, rejected, token)
 
     config = MqttConfig.from_url(mosquitto.url, client_id=f"slow-{time.monotonic_ns()}")
     bridge = MqttBridge(config, SlowSink(store), batch_max=5, flush_interval_s=0.1, queue_max=5, client_queue_max=5)

@@ -29,7 +29,7 @@ def test_emit_mqtt_bridge_kafka_ingest(kafka1: KafkaCluster, tmp_path: Path) -> 
         assert bridge.wait(60) == 0, bridge.stderr()
         bridged = json.loads(bridge.stdout().strip().splitlines()[-1])
         # 1 rack × 6 sensors × 6 ticks
-        assert bridged == {"received": 36, "stored": 36, "rejected": 0, "reconnects": 0, "discarded": 0}
+        assert bridged == {"received": 36, "stored": 36, "rejected": 0, "reconnects": 0, "discarded": 0, "dropped": 0}
         data = tmp_path / "data"
         ingest = gpufleet("ingest", "--store", f"chdb://{data}", "--exit-when-idle", "5", "--stats-interval", "0",
                           env=env, cwd=tmp_path)  # fmt: skip

@@ -11,7 +11,7 @@ import pytest
 
 from gpufleet.contract.errors import ConfigError
 from storage.access import render_users
-from storage.clickhouse import ClickHouseStore
+from storage.clickhouse import INGEST_TABLES, ClickHouseStore
 from storage.cluster import render
 from storage.migrations import available
 from tests.support.cli import run_cli
@@ -59,7 +59,7 @@ def test_server_users_are_least_privilege_and_parse(store: ClickHouseStore) -> N
         assert all(parses(store, s) for s in statements)
     text = "\n".join(statements)
     ingest = [s for s in statements if s.startswith("GRANT") and "gpufleet_ingest" in s]
-    assert len(ingest) == 4 and all(" INSERT ON telemetry." in s for s in ingest)
+    assert len(ingest) == 2 * len(INGEST_TABLES) and all(" INSERT ON telemetry." in s for s in ingest)  # t and t_local
     assert "GRANT ON CLUSTER 'gpu_fleet' SELECT ON telemetry.* TO gpufleet_grafana" in statements
     assert "readonly = 2" in text and "max_execution_time = 60 MIN 1 MAX 600 CHANGEABLE_IN_READONLY" in text
     assert "ingest-secret" not in text and "grafana-secret" not in text

@@ -10,9 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import uuid
 from collections.abc import Sequence
-from itertools import count
 from typing import TYPE_CHECKING
 
 from gpufleet.app.commands.common import (
@@ -23,10 +21,13 @@ from gpufleet.app.commands.common import (
     positive_int,
     print_summary,
 )
-from gpufleet.contract.errors import ConfigError
+from gpufleet.contract.errors import ConfigError, StoreRefusedData
 from gpufleet.contract.schema import FacilitySample
 from gpufleet.contract.settings import Settings
+from pipeline.isolate import insert_isolating, list_parts, model_letters
 from storage.base import DeadLetter, Store
+
+MAX_REJECTED_BYTES = 4096  # collectors.facility.bridge caps payloads at this already; stores never take more
 
 if TYPE_CHECKING:  # aiomqtt is imported only when the bridge runs (`gpufleet collect` on a GPU node never needs it)
     from collectors.facility.bridge import BridgeStats, FacilitySink, MqttConfig, Rejected
@@ -45,21 +46,35 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_store_flag(mqtt)
     add_format_flag(mqtt, default="json")
+    mqtt.add_argument(
+        "--migrate", action="store_true", help="apply pending schema migrations at start (default: only for a chdb:// store)"
+    )
 
 
 class StoreSink:
-    """Writes each batch to the store under one dedup token, so a retried batch lands once."""
+    """Writes each batch to the store under the bridge's token for it, which stays the same
+    across retries: a retry after the readings were stored and the dead letters were not
+    stores each reading once. Readings the store refuses for their values are isolated and
+    dead-lettered with the store's reason (`pipeline.isolate`); the rest is stored."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._run = uuid.uuid4().hex[:12]
-        self._batches = count()
 
-    def write(self, readings: Sequence[FacilitySample], rejected: Sequence[Rejected]) -> None:
-        token = f"mqtt:{self._run}:{next(self._batches)}"
-        self.store.insert_facility(readings, f"{token}:facility")
-        letters = [DeadLetter(source=f"mqtt:{r.topic}", reason=r.reason, payload=r.payload) for r in rejected]
+    def write(self, readings: Sequence[FacilitySample], rejected: Sequence[Rejected], token: str) -> None:
+        letters = [
+            DeadLetter(source=f"mqtt:{r.topic}", reason=_with_size(r), payload=r.payload[:MAX_REJECTED_BYTES]) for r in rejected
+        ]
+        try:
+            self.store.insert_facility(readings, f"{token}:facility")
+        except StoreRefusedData as exc:
+            refusals = insert_isolating(self.store.insert_facility, list_parts(readings), f"{token}:facility", exc)
+            letters += model_letters(readings, refusals, "mqtt")
         self.store.insert_dead_letters(letters, f"{token}:dead")
+
+
+def _with_size(rejected: Rejected) -> str:
+    cut = rejected.size > len(rejected.payload)
+    return f"{rejected.reason} (payload cut to {len(rejected.payload)} of {rejected.size} bytes)" if cut else rejected.reason
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,27 +101,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         sink: FacilitySink = kafka_sink
         close = kafka_sink.close
     else:
-        from storage.migrations import migrate
+        from gpufleet.app.commands.ingest import migrate_if_asked
         from storage.registry import open_store
 
         store = open_store(settings.store)
-        migrate(store, raw_ttl_days=settings.raw_ttl_days)
+        migrate_if_asked(store, settings, args.migrate)
         sink = StoreSink(store)
         close = store.close
     try:
         if args.workers > 1:
             stats = _bridge_workers(config, sink, args.workers, args.duration)
         else:
-            stats = asyncio.run(_bridge(config, sink, args.duration))
+            stats = asyncio.run(_bridge(config, sink, args.duration, settings))
     finally:
         close()
     summary = {"received": stats.received, "stored": stats.stored, "rejected": stats.rejected,
-               "reconnects": stats.reconnects, "discarded": stats.discarded}  # fmt: skip
+               "reconnects": stats.reconnects, "discarded": stats.discarded, "dropped": stats.dropped}  # fmt: skip
     print_summary(summary, args.format)
     return 0
 
 
-async def _bridge(config: MqttConfig, sink: FacilitySink, duration_s: float | None) -> BridgeStats:
+async def _bridge(config: MqttConfig, sink: FacilitySink, duration_s: float | None, settings: Settings) -> BridgeStats:
     from collectors.facility.bridge import MqttBridge
 
     stop = asyncio.Event()
@@ -115,7 +130,7 @@ async def _bridge(config: MqttConfig, sink: FacilitySink, duration_s: float | No
         loop.add_signal_handler(sig, stop.set)
     if duration_s is not None:
         loop.call_later(duration_s, stop.set)
-    return await MqttBridge(config, sink).run(stop)
+    return await MqttBridge(config, sink, window=settings.time_window()).run(stop)
 
 
 def _bridge_workers(config: MqttConfig, sink: FacilitySink, workers: int, duration_s: float | None) -> BridgeStats:

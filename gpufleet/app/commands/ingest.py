@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--exit-when-idle", type=positive_float, metavar="SEC", help="exit 0 after SEC without data (default: run)")
     p.add_argument("--no-create-topics", action="store_true", help="do not create missing topics")
     p.add_argument(
+        "--migrate",
+        action="store_true",
+        help="apply pending schema migrations at start (needs DDL rights; default: only for an embedded chdb:// store)",
+    )
+    p.add_argument(
         "--instance-id", help="static group membership (e.g. the host name): a restart rejoins without a rebalance (default: off)"
     )
 
@@ -37,11 +42,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.kafka.service import IngestService, ServiceOptions
     from pipeline.kafka.subscription import KafkaSubscription, SubscriptionConfig
-    from storage.migrations import migrate
     from storage.registry import open_store
 
     store = open_store(settings.store)
-    migrate(store, raw_ttl_days=settings.raw_ttl_days)
+    migrate_if_asked(store, settings, args.migrate)
     config = SubscriptionConfig(
         group=args.group,
         max_batch_messages=args.max_batch_messages,
@@ -50,6 +54,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         instance_id=args.instance_id,
         session_timeout_ms=settings.kafka.session_timeout_ms,
         heartbeat_interval_ms=max(300, settings.kafka.session_timeout_ms // 4),
+        time_window=settings.time_window(),
     )
     subscription = KafkaSubscription(settings.kafka, args.kafka, config)
     _arm_failpoint(subscription, store)
@@ -66,6 +71,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         subscription.close()
         store.close()
     return 0
+
+
+def migrate_if_asked(store: Any, settings: Settings, asked: bool) -> None:
+    """Least privilege: a server store is migrated by `gpufleet db migrate` (an administrator),
+    so the ingest user needs INSERT only; `--migrate` asks for it here. An embedded chdb://
+    store has no users and belongs to the one process that opens it: it is brought up to date."""
+    from storage.migrations import migrate
+
+    if asked or settings.store.startswith("chdb:"):
+        migrate(
+            store,
+            raw_ttl_days=settings.raw_ttl_days,
+            minute_ttl_days=settings.minute_ttl_days,
+            hour_ttl_days=settings.hour_ttl_days,
+        )
 
 
 def _arm_failpoint(subscription: Any, store: Any) -> None:

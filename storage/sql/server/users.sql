@@ -2,7 +2,11 @@
 -- `gpufleet db users` for an administrator to run). Passwords are never in this file: the
 -- renderer puts in the SHA-256 of GPUFLEET_INGEST_PASSWORD / GPUFLEET_GRAFANA_PASSWORD.
 --
--- gpufleet_ingest may only INSERT into the raw tables. The rollups, latest state and power
+-- gpufleet_ingest may only INSERT, and only into the tables ingest and the bridge write
+-- (storage.clickhouse.INGEST_TABLES; a test compares them); it runs no DDL (`ingest` does
+-- not migrate a server store unless given --migrate). On a cluster it also gets INSERT on
+-- each `<table>_local`, which the Distributed table writes on the shards as this user
+-- (distributed_foreground_insert, with the cluster's interserver secret). The rollups, latest state and power
 -- tables are written by materialized views, which run with their definer's rights (the
 -- administrator who ran `db migrate`, SQL SECURITY DEFINER by default since 24.x), so the
 -- ingest user needs no grant on them.
@@ -18,6 +22,7 @@ GRANT {on_cluster} INSERT ON {database}.gpu_samples TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.gpu_events TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.gpu_inventory TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.dead_letters TO gpufleet_ingest;
+GRANT {on_cluster} INSERT ON {database}.facility_readings TO gpufleet_ingest;
 
 CREATE SETTINGS PROFILE IF NOT EXISTS gpufleet_grafana_profile {on_cluster}
     SETTINGS readonly = 2,
