@@ -89,7 +89,8 @@ def run_demo(opts: DemoOptions, console: Console | None = None, store_dsn: str |
         )
     )
     window = TimeWindow.of(opts.raw_ttl_days, opts.interval_s + 300)
-    broker = cast(MemoryBroker, create_transport(TransportConfig(kind="memory", time_window=window)))  # also ingest's subscription
+    # the memory transport is also ingest's subscription
+    broker = cast(MemoryBroker, create_transport(TransportConfig(kind="memory", time_window=window)))
     facility = SyntheticFacility(source.fleet, site=opts.cluster) if isinstance(source, SyntheticSource) else None
     if isinstance(source, SyntheticSource):  # the fleet's jobs, as a scheduler would report them
         source = JobsAlongside(source, SyntheticScheduler(source.fleet, opts.seed), broker)
