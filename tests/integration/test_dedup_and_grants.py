@@ -12,7 +12,8 @@ import numpy as np
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import FacilitySample, GpuEvent
+from gpufleet.contract.jobs import JobAssignment
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuProcess, GpuProcesses
 from pipeline.ingest import Backoff, Ingest
 from pipeline.memory import MemoryBroker
 from storage.access import render_users
@@ -119,8 +120,8 @@ class Recording:
 
 
 def test_every_insert_pins_dedup_and_the_ingest_grants_are_exactly_its_tables(store: ClickHouseStore) -> None:
-    """One delivery of every kind through ingest (samples, events, inventory, facility, a dead
-    letter): every insert carries a token and the dedup settings; the tables written are the
+    """One delivery of every kind through ingest (samples, events, inventory, facility, jobs,
+    processes, a dead letter): every insert carries a token and the dedup settings; the tables written are the
     ones `users.sql` grants the ingest user INSERT on, no more, no fewer."""
     recording = Recording(store.client)
     spied = ClickHouseStore(recording, store.dsn)  # type: ignore[arg-type]
@@ -134,8 +135,14 @@ def test_every_insert_pins_dedup_and_the_ingest_grants_are_exactly_its_tables(st
     broker.publish_events([GpuEvent(cluster="c", hall="h", row="r", rack="k", node="n", ts_ms=now, kind="collector_start")])
     broker.publish_inventory(fleet.inventory(now))
     broker.publish_facility([FacilitySample(ts_ms=now, site="s", hall="h", rack="k", sensor="pdu_power_w", value=1000.0)])
+    broker.publish_jobs([JobAssignment(ts_ms=now, phase="start", source="slurm", cluster="c", node="n", job_id="7")])
+    process = GpuProcess(gpu_index=0, uuid="GPU-0", pid=4711, used_mem_mib=1024)
+    broker.publish_processes(
+        [GpuProcesses(cluster="c", hall="h", row="r", rack="k", node="n", ts_ms=now, gpus=[0], processes=[process])]
+    )
     stats = Ingest(broker, spied, FAST).run(until_idle_s=0.3)
     assert stats.rows == 16 and stats.dead_letters == 2 and stats.events == 1 and stats.facility == 1
+    assert stats.jobs == 1 and stats.processes == 1
     written = {table for table, _ in recording.inserts}
     assert written == set(INGEST_TABLES)
     for table, settings in recording.inserts:
