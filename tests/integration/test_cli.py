@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gpufleet.contract.schema import NodeSample
+from gpufleet.contract.schema import GpuProcesses, NodeSample
 from storage.datadir import lock_data_dir
 from tests.support.cli import run_cli
 
@@ -52,14 +52,17 @@ def test_demo_locked_data_dir(tmp_path: Path) -> None:
     assert_one_line_error(run_cli("demo", "--data-dir", str(locked), "--duration", "1"), "in use by another gpufleet process")
 
 
-def test_collect_once_prints_one_node_sample() -> None:
+def test_collect_once_prints_one_node_sample_and_its_processes() -> None:
     proc = run_cli("collect", "--source", "synthetic", "--once", "--node-id", "12")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 1
+    assert len(lines) == 2
     sample = NodeSample.model_validate_json(lines[0])
     assert sample.node == "node-00012" and [g.gpu_index for g in sample.gpus] == list(range(8))
     assert json.loads(lines[0])["schema"] == "gpufleet.node_sample/2"
+    assert all(g.sm_active_pct is not None and g.recovery_action == 0 for g in sample.gpus)
+    processes = GpuProcesses.model_validate_json(lines[1])
+    assert processes.node == "node-00012" and processes.gpus == list(range(8))
 
 
 def test_collect_unknown_source() -> None:

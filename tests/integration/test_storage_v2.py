@@ -67,6 +67,23 @@ def hourly(sql: str, rollup: bool) -> str:
     return sql.replace("toStartOfMinute", "toStartOfHour").format(table="gpu_hour", bucket="hour")
 
 
+# First of the tests on `stored`: node status is judged against now() (stale after 30 s),
+# so it must not wait behind the tests that build stores of their own.
+def test_node_health_sees_down_node_lost_gpu_and_faults(stored: Stored) -> None:
+    store, fleet = stored.store, stored.fleet
+    health = {r[0]: r[1:] for r in store.query(
+        "SELECT node, status, gpus_expected, gpus_reporting, gpus_missing, active_faults, fatal_xids_1h FROM node_health"
+    ).rows}  # fmt: skip
+    assert len(health) == GPUS // 8
+    node_of = fleet.topology.labels["node"]
+    node = {f.kind: node_of.values[node_of.codes[f.gpus[0]]] for f in fleet.truth if f.kind != "xid"}
+    assert health[node["node_down"]][0] == "stale"
+    assert health[node["gpu_lost"]][:4] == ("reporting", 8, 7, 1)
+    assert health[node["ecc_dbe"]][4] >= 1 and health[node["ecc_dbe"]][5] >= 1  # remap pending + fatal XID 48
+    healthy = [n for n, h in health.items() if h[0] == "reporting" and h[3] == 0 and h[4] == 0]
+    assert len(healthy) >= len(health) - 16  # a cooling rack is 8 nodes; the rest are healthy
+
+
 def test_minute_and_hour_rollups_equal_raw_aggregates(stored: Stored) -> None:
     raw = rows_by_key(stored.store, RAW_MINUTE)
     minute = rows_by_key(stored.store, ROLLUP_MINUTE.format(table="gpu_minute", bucket="minute"))
@@ -224,18 +241,3 @@ def test_gpu_latest_is_the_newest_sample_of_every_gpu(stored: Stored) -> None:
         1,
     )
     assert latest == raw and len(latest) == GPUS
-
-
-def test_node_health_sees_down_node_lost_gpu_and_faults(stored: Stored) -> None:
-    store, fleet = stored.store, stored.fleet
-    health = {r[0]: r[1:] for r in store.query(
-        "SELECT node, status, gpus_expected, gpus_reporting, gpus_missing, active_faults, fatal_xids_1h FROM node_health"
-    ).rows}  # fmt: skip
-    assert len(health) == GPUS // 8
-    node_of = fleet.topology.labels["node"]
-    node = {f.kind: node_of.values[node_of.codes[f.gpus[0]]] for f in fleet.truth if f.kind != "xid"}
-    assert health[node["node_down"]][0] == "stale"
-    assert health[node["gpu_lost"]][:4] == ("reporting", 8, 7, 1)
-    assert health[node["ecc_dbe"]][4] >= 1 and health[node["ecc_dbe"]][5] >= 1  # remap pending + fatal XID 48
-    healthy = [n for n, h in health.items() if h[0] == "reporting" and h[3] == 0 and h[4] == 0]
-    assert len(healthy) >= len(health) - 16  # a cooling rack is 8 nodes; the rest are healthy

@@ -140,6 +140,7 @@ class _FacilityToMqtt:
         self.publish_samples = transport.publish_samples
         self.publish_events = transport.publish_events
         self.publish_inventory = transport.publish_inventory
+        self.publish_processes = transport.publish_processes
         self.publish_facility = mqtt.publish_facility
 
     def close(self) -> None:
