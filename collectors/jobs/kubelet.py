@@ -101,12 +101,18 @@ def decode_list_response(buf: bytes) -> list[Pod]:
     return pods
 
 
+def _embedded(buf: bytes) -> Iterator[tuple[int, bytes]]:
+    """The length-delimited fields of `buf` (strings, bytes, messages) as (number, bytes); the
+    messages decoded here carry nothing else that matters."""
+    for number, wire, value in fields(buf):
+        if wire == 2:
+            yield number, value
+
+
 def _pod(buf: bytes) -> Pod:
     name = namespace = ""
     containers = []
-    for number, wire, value in fields(buf):
-        if wire != 2:
-            continue
+    for number, value in _embedded(buf):
         if number == 1:
             name = _text(value)
         elif number == 2:
@@ -118,9 +124,7 @@ def _pod(buf: bytes) -> Pod:
 
 def _container(buf: bytes) -> ContainerGpus:
     name, uuids, dra = "", [], []
-    for number, wire, value in fields(buf):
-        if wire != 2:
-            continue
+    for number, value in _embedded(buf):
         if number == 1:
             name = _text(value)
         elif number == 2:
@@ -134,10 +138,10 @@ def _container(buf: bytes) -> ContainerGpus:
 
 def _devices(buf: bytes) -> tuple[str, list[str]]:
     resource, ids = "", []
-    for number, wire, value in fields(buf):
-        if number == 1 and wire == 2:
+    for number, value in _embedded(buf):
+        if number == 1:
             resource = _text(value)
-        elif number == 2 and wire == 2:
+        elif number == 2:
             ids.append(_text(value))
     return resource, ids
 
@@ -145,13 +149,13 @@ def _devices(buf: bytes) -> tuple[str, list[str]]:
 def _dynamic(buf: bytes) -> list[str]:
     """DynamicResource → the device names of its claim resources from a GPU driver."""
     names = []
-    for number, wire, value in fields(buf):
-        if number == 4 and wire == 2:
+    for number, value in _embedded(buf):
+        if number == 4:
             driver = device = ""
-            for n, w, v in fields(value):
-                if w == 2 and n == 2:
+            for n, v in _embedded(value):
+                if n == 2:
                     driver = _text(v)
-                elif w == 2 and n == 4:
+                elif n == 4:
                     device = _text(v)
             if device and "nvidia" in driver:
                 names.append(device)

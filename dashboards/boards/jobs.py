@@ -6,7 +6,7 @@ never labels on samples. The `job` variable picks the jobs of the per-job panels
 
 from __future__ import annotations
 
-from dashboards.boards.variables import cluster, job
+from dashboards.boards.variables import variable
 from dashboards.panels import Json, dashboard, layout, table, timeseries
 
 UID = "gpufleet-jobs"
@@ -28,6 +28,6 @@ def build() -> Json:
         "gpufleet jobs",
         "Jobs on GPUs from Slurm, Kubernetes or mapping files: energy, power, activity, interruptions and placement.",
         panels,
-        [cluster(), job()],
+        [variable("cluster"), variable("job")],
         time_from="now-6h",
     )

@@ -1,34 +1,20 @@
-"""Dashboard variables: cluster → hall → rack → node → GPU, each chained to its parent."""
+"""Dashboard variables: cluster → hall → rack → node → GPU, each chained to its parent, and job."""
 
 from __future__ import annotations
 
+from typing import Final
+
 from dashboards.panels import Json, query_variable
 
-
-def cluster() -> Json:
-    return query_variable("cluster", "Cluster", "var_cluster")
-
-
-def hall() -> Json:
-    return query_variable("hall", "Hall", "var_hall")
+# Variable name → its label; each reads `var_<name>.sql`.
+_LABELS: Final = {"cluster": "Cluster", "hall": "Hall", "rack": "Rack", "node": "Node", "gpu": "GPU", "job": "Job"}
+_TOPOLOGY: Final = ("cluster", "hall", "rack", "node", "gpu")
 
 
-def rack() -> Json:
-    return query_variable("rack", "Rack", "var_rack")
-
-
-def node() -> Json:
-    return query_variable("node", "Node", "var_node")
-
-
-def gpu() -> Json:
-    return query_variable("gpu", "GPU", "var_gpu")
-
-
-def job() -> Json:
-    return query_variable("job", "Job", "var_job")
+def variable(name: str) -> Json:
+    return query_variable(name, _LABELS[name], f"var_{name}")
 
 
 def topology(depth: int) -> list[Json]:
     """The first `depth` variables of cluster, hall, rack, node, gpu."""
-    return [make() for make in (cluster, hall, rack, node, gpu)[:depth]]
+    return [variable(name) for name in _TOPOLOGY[:depth]]
