@@ -74,6 +74,12 @@ def _m(
     return ExportedMetric(name, kind, doc, columns, scale, divisor, combine)
 
 
+def _counter(
+    name: str, doc: str, *columns: str, combine: Callable[[list[np.ndarray]], np.ndarray] | None = None
+) -> ExportedMetric:
+    return _m(name, "counter", doc, *columns, combine=combine)
+
+
 MW_PER_W: Final = 1000.0
 PCT_PER_RATIO: Final = 100.0
 MIB: Final = float(1 << 20)
@@ -85,12 +91,7 @@ DEV_METRICS: Final[tuple[ExportedMetric, ...]] = (
     _m("DCGM_FI_DEV_POWER_USAGE", "gauge", "Power draw, 1 s average (in W).", "power_mw", divisor=MW_PER_W),
     _m("DCGM_FI_DEV_POWER_USAGE_INSTANT", "gauge", "Instantaneous power draw (in W).", "power_instant_mw", divisor=MW_PER_W),
     _m("DCGM_FI_DEV_ENFORCED_POWER_LIMIT", "gauge", "Enforced power limit (in W).", "power_limit_mw", divisor=MW_PER_W),
-    _m(
-        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
-        "counter",
-        "Total energy consumption since boot (in mJ).",
-        "energy_mj",
-    ),
+    _counter("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "Total energy consumption since boot (in mJ).", "energy_mj"),
     _m("DCGM_FI_DEV_GPU_UTIL", "gauge", "GPU utilization (in %).", "util_gpu_pct"),
     _m("DCGM_FI_DEV_MEM_COPY_UTIL", "gauge", "Memory utilization (in %).", "util_mem_pct"),
     _m("DCGM_FI_DEV_SM_CLOCK", "gauge", "SM clock frequency (in MHz).", "sm_clock_mhz"),
@@ -105,59 +106,32 @@ DEV_METRICS: Final[tuple[ExportedMetric, ...]] = (
         "mem_used_mib",
         combine=_free,
     ),
-    _m(
-        "DCGM_FI_DEV_CLOCKS_EVENT_REASONS",
-        "gauge",
-        "Clocks-event (throttle) reasons, NVML bitmask.",
-        "clocks_event_reasons",
-    ),
+    _m("DCGM_FI_DEV_CLOCKS_EVENT_REASONS", "gauge", "Clocks-event (throttle) reasons, NVML bitmask.", "clocks_event_reasons"),
     _m("DCGM_FI_DEV_PSTATE", "gauge", "Performance state (P0-P15).", "pstate"),
-    _m("DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "counter", "Volatile corrected (single-bit) ECC errors.", "ecc_corrected_count"),
-    _m("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "counter", "Volatile uncorrected (double-bit) ECC errors.", "ecc_uncorrected_count"),
-    _m(
-        "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS",
-        "counter",
-        "Number of remapped rows for correctable errors.",
-        "remapped_rows_correctable",
-    ),
-    _m(
-        "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS",
-        "counter",
-        "Number of remapped rows for uncorrectable errors.",
-        "remapped_rows_uncorrectable",
+    _counter("DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "Volatile corrected (single-bit) ECC errors.", "ecc_corrected_count"),
+    _counter("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "Volatile uncorrected (double-bit) ECC errors.", "ecc_uncorrected_count"),
+    *(
+        _counter(f"DCGM_FI_DEV_{k.upper()}_REMAPPED_ROWS", f"Number of remapped rows for {k} errors.", f"remapped_rows_{k}")
+        for k in ("correctable", "uncorrectable")
     ),
     _m("DCGM_FI_DEV_ROW_REMAP_PENDING", "gauge", "Whether a row remap is pending (reset the GPU).", "remap_pending"),
     _m("DCGM_FI_DEV_ROW_REMAP_FAILURE", "gauge", "Whether remapping of rows has failed.", "remap_failure"),
     _m("DCGM_FI_DEV_PCIE_TX_THROUGHPUT", "gauge", "PCIe TX throughput over 20 ms (in KB/s).", "pcie_tx_kbps"),
     _m("DCGM_FI_DEV_PCIE_RX_THROUGHPUT", "gauge", "PCIe RX throughput over 20 ms (in KB/s).", "pcie_rx_kbps"),
-    _m("DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "counter", "Total number of PCIe retries.", "pcie_replay_count"),
-    _m(
+    _counter("DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "Total number of PCIe retries.", "pcie_replay_count"),
+    _counter(
         "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
-        "counter",
         "NVLink data TX + RX over all links (in KiB, NVML fields 138 + 139).",
         "nvlink_tx_kib",
         "nvlink_rx_kib",
         combine=_sum,
     ),
-    _m(
-        "DCGM_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL",
-        "counter",
-        "NVLink replay errors, all links.",
-        "nvlink_replay_errors",
-    ),
-    _m(
-        "DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL",
-        "counter",
-        "NVLink recovery errors, all links.",
-        "nvlink_recovery_errors",
-    ),
+    _counter("DCGM_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL", "NVLink replay errors, all links.", "nvlink_replay_errors"),
+    _counter("DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL", "NVLink recovery errors, all links.", "nvlink_recovery_errors"),
     # DCGM splits CRC errors into flit (409) and data (419); NVML's totals 38 + 45 travel as
     # one column, so it is served under our own name rather than as half of DCGM's pair.
-    _m(
-        "gpufleet_nvlink_crc_errors",
-        "counter",
-        "NVLink CRC errors, flit + data, all links (NVML fields 38 + 45).",
-        "nvlink_crc_errors",
+    _counter(
+        "gpufleet_nvlink_crc_errors", "NVLink CRC errors, flit + data, all links (NVML fields 38 + 45).", "nvlink_crc_errors"
     ),
 )
 
