@@ -23,6 +23,7 @@ from pipeline.kafka import topics
 from tests.support.kafka_helpers import KafkaCluster, cli_env, gpufleet, read_topic
 from tests.support.mosquitto import free_port
 from tests.support.prometheus import Prometheus
+from tests.support.ready import http_ok, wait_ready
 
 DASHBOARD_12239 = Path(__file__).parents[1] / "data" / "dcgm_dashboard_12239_metrics.txt"
 NEEDS_GPM = {"DCGM_FI_PROF_GR_ENGINE_ACTIVE", "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE"}
@@ -43,15 +44,9 @@ def exporter(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        if not wait_ready(proc, http_ok(f"http://127.0.0.1:{port}/health"), timeout_s=60, poll_s=0.2):
             assert proc.poll() is None, proc.communicate()[1][-2000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
+            pytest.fail(f"the exporter did not answer /health on port {port} within 60 s")
         yield proc, port
     finally:
         if proc.poll() is None:

@@ -8,26 +8,19 @@ exposition tests must talk to the real thing, in CI as here.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support.mosquitto import free_port
+from tests.support.ready import LoopbackServer, http_ok
 
 
-class Prometheus:
+class Prometheus(LoopbackServer):
     def __init__(self, workdir: Path, targets: list[str], scrape_interval_s: float = 1.0) -> None:
-        binary = shutil.which("prometheus") or "/usr/bin/prometheus"
-        if not Path(binary).exists():
-            pytest.fail("prometheus not installed: run `make test` (scripts/install-test-services) or apt-get install prometheus")
-        self.binary = binary
-        self.port = free_port()
+        super().__init__("prometheus", "/usr/bin/prometheus", workdir, free_port())
         self.workdir = workdir
         self.config = workdir / "prometheus.yml"
         interval = f"{max(1, round(scrape_interval_s * 1000))}ms"
@@ -40,8 +33,6 @@ class Prometheus:
             "  - job_name: gpufleet-collector\n"
             f"    static_configs: [{{targets: [{target_list}]}}]\n"
         )
-        self.log = workdir / "prometheus.log"
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -49,31 +40,12 @@ class Prometheus:
 
     def start(self) -> None:
         args = [
-            self.binary,
             f"--config.file={self.config}",
             f"--storage.tsdb.path={self.workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
             "--log.level=warn",
         ]
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"prometheus did not become ready on port {self.port}: {self.log.read_text()[-800:]}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-        self.proc = None
+        self.launch(args, http_ok(f"{self.url}/-/ready"), timeout_s=60, poll_s=0.2)
 
     def api(self, path: str, **params: str) -> Any:
         query = urllib.parse.urlencode(params)

@@ -43,12 +43,17 @@ def test_default_source_is_nvml_and_node_is_the_hostname(capsys: pytest.CaptureF
     assert nvml.calls(0, "nvmlDeviceGetTemperature") >= 1
 
 
+def use_config(env: pytest.MonkeyPatch, tmp_path: Path, text: str) -> None:
+    """Write `text` as the collector's config file and point GPUFLEET_CONFIG at it."""
+    config = tmp_path / "collector.toml"
+    config.write_text(text)
+    env.setenv("GPUFLEET_CONFIG", str(config))
+
+
 def test_labels_flags_over_env_over_file(
     capsys: pytest.CaptureFixture[str], clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    config = tmp_path / "collector.toml"
-    config.write_text('cluster = "memphis"\n[node]\nhall = "hall-b"\nrack = "rack-file"\nrow = "row-file"\n')
-    clean_env.setenv("GPUFLEET_CONFIG", str(config))
+    use_config(clean_env, tmp_path, 'cluster = "memphis"\n[node]\nhall = "hall-b"\nrack = "rack-file"\nrow = "row-file"\n')
     clean_env.setenv("GPUFLEET_NODE__RACK", "rack-env")
     clean_env.setenv("GPUFLEET_NODE__ROW", "row-env")
     sample = once(capsys, "--row", "row-flag")
@@ -62,9 +67,7 @@ def test_labels_flags_over_env_over_file(
 def test_unknown_node_key_is_one_line_exit_2(
     capsys: pytest.CaptureFixture[str], clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    config = tmp_path / "collector.toml"
-    config.write_text('[node]\nrak = "typo"\n')
-    clean_env.setenv("GPUFLEET_CONFIG", str(config))
+    use_config(clean_env, tmp_path, '[node]\nrak = "typo"\n')
     assert main(ONCE) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "node.rak" in err

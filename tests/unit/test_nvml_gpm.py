@@ -17,11 +17,11 @@ import collectors.nvml.double as nvml
 from collectors.base import SourceConfig
 from collectors.nvml.source import NvmlSource
 from gpufleet.contract.columns import GPM_COLUMNS
-from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.schema import GpuEvent
+from tests.support.nvml_frames import TS, tick, value
 
 DOUBLE = "collectors.nvml.double"
-TS = 1_767_225_600_000
+
 GPU_IS_LOST, UNKNOWN = 15, 999
 
 
@@ -36,17 +36,6 @@ def opened() -> Iterator[tuple[NvmlSource, list[GpuEvent]]]:
     nvml.reset()
 
 
-def tick(src: NvmlSource) -> GpuFrame:
-    assert src.refresher is not None
-    src.refresher.refresh()
-    return src.sample(TS)
-
-
-def column(frame: GpuFrame, gpu: int, name: str) -> int | None:
-    row = int(np.flatnonzero(frame.gpu_index == gpu)[0])
-    return None if frame.null_mask(name)[row] else int(frame.metrics[name][row])
-
-
 def test_every_tick_computes_gpm_between_its_sample_and_the_last(opened: tuple[NvmlSource, list[GpuEvent]]) -> None:
     src, _ = opened
     for _ in range(3):  # the samples alternate: each tick must still pair the right two
@@ -54,19 +43,19 @@ def test_every_tick_computes_gpm_between_its_sample_and_the_last(opened: tuple[N
         frame = tick(src)
         for name in GPM_COLUMNS:
             np.testing.assert_array_equal(frame.metrics[name], expected.metrics[name], err_msg=name)
-    assert column(frame, 6, "sm_active_pct") is not None  # a MIG-enabled GPU: whole-GPU GPM
+    assert value(frame, 6, "sm_active_pct") is not None  # a MIG-enabled GPU: whole-GPU GPM
 
 
 def test_an_unsupported_metric_is_null_and_not_asked_again(opened: tuple[NvmlSource, list[GpuEvent]]) -> None:
     src, _ = opened
     nvml.set_unsupported(2, "gpm:5")
     nvml.advance()
-    assert column(tick(src), 2, "tensor_active_pct") is None
+    assert value(tick(src), 2, "tensor_active_pct") is None
     nvml.set_supported(2, "gpm:5")
     nvml.advance()
     frame = tick(src)
-    assert column(frame, 2, "tensor_active_pct") is None  # remembered until NVML re-initialises
-    assert column(frame, 2, "sm_active_pct") is not None and column(frame, 3, "tensor_active_pct") is not None
+    assert value(frame, 2, "tensor_active_pct") is None  # remembered until NVML re-initialises
+    assert value(frame, 2, "sm_active_pct") is not None and value(frame, 3, "tensor_active_pct") is not None
 
 
 def test_a_transient_failure_nulls_one_tick_only(opened: tuple[NvmlSource, list[GpuEvent]]) -> None:
@@ -74,9 +63,9 @@ def test_a_transient_failure_nulls_one_tick_only(opened: tuple[NvmlSource, list[
     nvml.fail_next(1, "gpm:2", UNKNOWN)
     nvml.advance()
     frame = tick(src)
-    assert column(frame, 1, "sm_active_pct") is None and column(frame, 1, "dram_active_pct") is not None
+    assert value(frame, 1, "sm_active_pct") is None and value(frame, 1, "dram_active_pct") is not None
     expected = nvml.advance()
-    assert column(tick(src), 1, "sm_active_pct") == column(expected, 1, "sm_active_pct")
+    assert value(tick(src), 1, "sm_active_pct") == value(expected, 1, "sm_active_pct")
 
 
 def test_a_failed_sample_skips_a_tick_then_pairs_again(opened: tuple[NvmlSource, list[GpuEvent]]) -> None:
@@ -84,14 +73,14 @@ def test_a_failed_sample_skips_a_tick_then_pairs_again(opened: tuple[NvmlSource,
     nvml.fail_next(0, "nvmlGpmSampleGet", UNKNOWN)
     nvml.advance()
     failed = tick(src)
-    assert all(column(failed, 0, c) is None for c in GPM_COLUMNS)
+    assert all(value(failed, 0, c) is None for c in GPM_COLUMNS)
     nvml.advance()
     unpaired = tick(src)
-    assert all(column(unpaired, 0, c) is None for c in GPM_COLUMNS)  # no previous sample to pair with
-    assert column(unpaired, 1, "sm_active_pct") is not None
+    assert all(value(unpaired, 0, c) is None for c in GPM_COLUMNS)  # no previous sample to pair with
+    assert value(unpaired, 1, "sm_active_pct") is not None
     expected = nvml.advance()
     frame = tick(src)
-    assert [column(frame, 0, c) for c in GPM_COLUMNS] == [column(expected, 0, c) for c in GPM_COLUMNS]
+    assert [value(frame, 0, c) for c in GPM_COLUMNS] == [value(expected, 0, c) for c in GPM_COLUMNS]
 
 
 def test_a_gpu_lost_in_the_gpm_sample_is_reported_once(opened: tuple[NvmlSource, list[GpuEvent]]) -> None:
@@ -112,7 +101,7 @@ def test_a_recovery_action_change_is_one_event_and_a_column(opened: tuple[NvmlSo
     while not [e for e in events if e.kind == "recovery_action"] and time.monotonic() < deadline:
         time.sleep(0.01)
     nvml.advance()
-    assert column(tick(src), 3, "recovery_action") == 2
+    assert value(tick(src), 3, "recovery_action") == 2
     [event] = [e for e in events if e.kind == "recovery_action"]
     assert (event.gpu_index, event.recovery_action, event.severity) == (3, 2, "critical")
     assert "NODE_REBOOT" in event.detail and "(was NONE)" in event.detail
@@ -131,7 +120,7 @@ def test_processes_list_every_gpu_asked(opened: tuple[NvmlSource, list[GpuEvent]
     nvml.set_unsupported(7, "nvmlDeviceGetComputeRunningProcesses_v3")
     [message] = src.processes(TS)
     assert message.gpus == list(range(7)) and message.ts_ms == TS
-    busy = {g for g in range(7) if (column(frame, g, "mem_used_mib") or 0) > 512}
+    busy = {g for g in range(7) if (value(frame, g, "mem_used_mib") or 0) > 512}
     assert busy  # the fleet's node has a job
     assert {p.gpu_index for p in message.processes} == busy
     assert len({p.pid for p in message.processes}) == len(message.processes)

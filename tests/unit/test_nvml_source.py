@@ -18,12 +18,13 @@ from collectors.base import SourceConfig, create_source
 from collectors.nvml.source import NvmlSource
 from gpufleet.contract.columns import METRIC_NAMES
 from gpufleet.contract.errors import ConfigError, SourceUnavailable
-from gpufleet.contract.frame import GpuFrame, node_samples_from_frame
+from gpufleet.contract.frame import node_samples_from_frame
 from gpufleet.contract.schema import GpuEvent, NodeSample
+from tests.support.nvml_frames import TS, tick, value
 
 DOUBLE = "collectors.nvml.double"
 TOPOLOGY = {"cluster": "memphis", "hall": "hall-1", "row": "row-007", "rack": "rack-0042", "node": "node-00310"}
-TS = 1_767_225_600_000
+
 NOT_SUPPORTED, NO_PERMISSION, TIMEOUT, FUNCTION_NOT_FOUND, GPU_IS_LOST, UNKNOWN = 3, 4, 10, 13, 15, 999
 
 
@@ -55,17 +56,6 @@ def source(double: ModuleType) -> Iterator[tuple[NvmlSource, list[GpuEvent]]]:
     src, events = open_source()
     yield src, events
     src.close()
-
-
-def tick(src: NvmlSource, ts: int = TS) -> GpuFrame:
-    assert src.refresher is not None
-    src.refresher.refresh()
-    return src.sample(ts)
-
-
-def value(frame: GpuFrame, gpu: int, column: str) -> int | None:
-    row = int(np.flatnonzero(frame.gpu_index == gpu)[0])
-    return None if frame.null_mask(column)[row] else int(frame.metrics[column][row])
 
 
 def test_values_match_what_the_fleet_produced(source: tuple[NvmlSource, list[GpuEvent]]) -> None:
