@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -119,22 +119,21 @@ class FanOut:
     def __init__(self, *publishers: Publisher) -> None:
         self.publishers = publishers
 
-    def publish_samples(self, frame: GpuFrame) -> None:
+    def _each(self, publish: Callable[[Publisher], None]) -> None:
         for p in self.publishers:
-            p.publish_samples(frame)
+            publish(p)
+
+    def publish_samples(self, frame: GpuFrame) -> None:
+        self._each(lambda p: p.publish_samples(frame))
 
     def publish_events(self, events: Sequence[GpuEvent]) -> None:
-        for p in self.publishers:
-            p.publish_events(events)
+        self._each(lambda p: p.publish_events(events))
 
     def publish_inventory(self, inventory: Sequence[GpuInventory]) -> None:
-        for p in self.publishers:
-            p.publish_inventory(inventory)
+        self._each(lambda p: p.publish_inventory(inventory))
 
     def publish_facility(self, readings: Sequence[FacilitySample]) -> None:
-        for p in self.publishers:
-            p.publish_facility(readings)
+        self._each(lambda p: p.publish_facility(readings))
 
     def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
-        for p in self.publishers:
-            p.publish_processes(processes)
+        self._each(lambda p: p.publish_processes(processes))

@@ -10,6 +10,8 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
+from pydantic import BaseModel
+
 from gpufleet.contract.frame import GpuFrame, node_samples_from_frame
 from gpufleet.contract.jobs import JobAssignment
 from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
@@ -47,24 +49,23 @@ class JsonLinesTransport:
             self._write([m.model_dump_json() for m in node_samples_from_frame(frame)])
 
     def publish_events(self, events: Sequence[GpuEvent]) -> None:
-        if self._kinds["events"]:
-            self._write([e.model_dump_json() for e in events])
+        self._write_kind("events", events)
 
     def publish_inventory(self, inventory: Sequence[GpuInventory]) -> None:
-        if self._kinds["inventory"]:
-            self._write([i.model_dump_json() for i in inventory])
+        self._write_kind("inventory", inventory)
 
     def publish_facility(self, readings: Sequence[FacilitySample]) -> None:
-        if self._kinds["facility"]:
-            self._write([r.model_dump_json() for r in readings])
+        self._write_kind("facility", readings)
 
     def publish_jobs(self, jobs: Sequence[JobAssignment]) -> None:
-        if self._kinds["jobs"]:
-            self._write([j.model_dump_json() for j in jobs])
+        self._write_kind("jobs", jobs)
 
     def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
-        if self._kinds["processes"]:
-            self._write([p.model_dump_json() for p in processes])
+        self._write_kind("processes", processes)
+
+    def _write_kind(self, kind: str, messages: Sequence[BaseModel]) -> None:
+        if self._kinds[kind]:
+            self._write([m.model_dump_json() for m in messages])
 
     def flush(self, timeout_s: float) -> None:
         with self._lock:

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -70,29 +70,25 @@ class MemoryBroker:
             self._pending_rows += len(frame)
 
     def publish_events(self, events: Sequence[GpuEvent]) -> None:
-        if events:
-            with self._cond:
-                self._append(_Entry(next(self._offsets), time.time(), events=tuple(events)))
+        self._add_batch(events, lambda offset, at_s: _Entry(offset, at_s, events=tuple(events)))
 
     def publish_inventory(self, inventory: Sequence[GpuInventory]) -> None:
-        if inventory:
-            with self._cond:
-                self._append(_Entry(next(self._offsets), time.time(), inventory=tuple(inventory)))
+        self._add_batch(inventory, lambda offset, at_s: _Entry(offset, at_s, inventory=tuple(inventory)))
 
     def publish_facility(self, readings: Sequence[FacilitySample]) -> None:
-        if readings:
-            with self._cond:
-                self._append(_Entry(next(self._offsets), time.time(), facility=tuple(readings)))
+        self._add_batch(readings, lambda offset, at_s: _Entry(offset, at_s, facility=tuple(readings)))
 
     def publish_jobs(self, jobs: Sequence[JobAssignment]) -> None:
-        if jobs:
-            with self._cond:
-                self._append(_Entry(next(self._offsets), time.time(), jobs=tuple(jobs)))
+        self._add_batch(jobs, lambda offset, at_s: _Entry(offset, at_s, jobs=tuple(jobs)))
 
     def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
-        if processes:
+        self._add_batch(processes, lambda offset, at_s: _Entry(offset, at_s, processes=tuple(processes)))
+
+    def _add_batch(self, items: Sequence[object], entry: Callable[[int, float], _Entry]) -> None:
+        """Append `entry(offset, now)` unless `items` is empty (an empty batch is no entry)."""
+        if items:
             with self._cond:
-                self._append(_Entry(next(self._offsets), time.time(), processes=tuple(processes)))
+                self._append(entry(next(self._offsets), time.time()))
 
     def _append(self, entry: _Entry) -> None:
         self._log.append(entry)
