@@ -37,26 +37,33 @@ ALL_LINKS = 0xFFFFFFFF
 NVLINKS = 18
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: a fixed clock keeps the model deterministic
 UI, ULL = NVML_VALUE_TYPE_UNSIGNED_INT, NVML_VALUE_TYPE_UNSIGNED_LONG_LONG
-# field id -> (value type, fleet column); None column = always 0 (the fleet sums CRC errors in 38)
+# field id -> fleet column, by the value type NVML answers it with; None column = always 0
+# (the fleet sums CRC errors in 38)
+_UI_FIELDS: dict[int, str | None] = {
+    185: "power_mw",
+    186: "power_instant_mw",
+    82: "mem_temp_c",
+    94: "pcie_replay_count",
+    230: "recovery_action",
+}
+_ULL_FIELDS: dict[int, str | None] = {
+    83: "energy_mj",
+    3: "ecc_corrected_count",
+    4: "ecc_uncorrected_count",
+    138: "nvlink_tx_kib",
+    139: "nvlink_rx_kib",
+    38: "nvlink_crc_errors",
+    45: None,
+    52: "nvlink_replay_errors",
+    59: "nvlink_recovery_errors",
+    142: "remapped_rows_correctable",
+    143: "remapped_rows_uncorrectable",
+    144: "remap_pending",
+    145: "remap_failure",
+}
 FIELDS: dict[int, tuple[int, str | None]] = {
-    185: (UI, "power_mw"),
-    186: (UI, "power_instant_mw"),
-    83: (ULL, "energy_mj"),
-    82: (UI, "mem_temp_c"),
-    3: (ULL, "ecc_corrected_count"),
-    4: (ULL, "ecc_uncorrected_count"),
-    94: (UI, "pcie_replay_count"),
-    138: (ULL, "nvlink_tx_kib"),
-    139: (ULL, "nvlink_rx_kib"),
-    38: (ULL, "nvlink_crc_errors"),
-    45: (ULL, None),
-    52: (ULL, "nvlink_replay_errors"),
-    59: (ULL, "nvlink_recovery_errors"),
-    142: (ULL, "remapped_rows_correctable"),
-    143: (ULL, "remapped_rows_uncorrectable"),
-    144: (ULL, "remap_pending"),
-    145: (ULL, "remap_failure"),
-    230: (UI, "recovery_action"),
+    **{fid: (UI, column) for fid, column in _UI_FIELDS.items()},
+    **{fid: (ULL, column) for fid, column in _ULL_FIELDS.items()},
 }
 # NVML answers neither on a MIG-enabled GPU (utilization; row remapping with active instances)
 MIG_UNSUPPORTED: frozenset[int | str] = frozenset(

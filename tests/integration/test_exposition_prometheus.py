@@ -24,37 +24,41 @@ from tests.support.prometheus import Prometheus
 
 DASHBOARD_12239 = Path(__file__).parents[1] / "data" / "dcgm_dashboard_12239_metrics.txt"
 NEEDS_GPM = {"DCGM_FI_PROF_GR_ENGINE_ACTIVE", "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE"}
+# metrics served in the frame column's own unit: metric -> column
+SAME_UNIT = {
+    "DCGM_FI_DEV_GPU_TEMP": "gpu_temp_c",
+    "DCGM_FI_DEV_MEMORY_TEMP": "mem_temp_c",
+    "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": "energy_mj",
+    "DCGM_FI_DEV_GPU_UTIL": "util_gpu_pct",
+    "DCGM_FI_DEV_MEM_COPY_UTIL": "util_mem_pct",
+    "DCGM_FI_DEV_SM_CLOCK": "sm_clock_mhz",
+    "DCGM_FI_DEV_MEM_CLOCK": "mem_clock_mhz",
+    "DCGM_FI_DEV_FB_USED": "mem_used_mib",
+    "DCGM_FI_DEV_FB_TOTAL": "mem_total_mib",
+    "DCGM_FI_DEV_CLOCKS_EVENT_REASONS": "clocks_event_reasons",
+    "DCGM_FI_DEV_PSTATE": "pstate",
+    "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL": "ecc_corrected_count",
+    "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": "ecc_uncorrected_count",
+    "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS": "remapped_rows_correctable",
+    "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS": "remapped_rows_uncorrectable",
+    "DCGM_FI_DEV_ROW_REMAP_PENDING": "remap_pending",
+    "DCGM_FI_DEV_ROW_REMAP_FAILURE": "remap_failure",
+    "DCGM_FI_DEV_PCIE_TX_THROUGHPUT": "pcie_tx_kbps",
+    "DCGM_FI_DEV_PCIE_RX_THROUGHPUT": "pcie_rx_kbps",
+    "DCGM_FI_DEV_PCIE_REPLAY_COUNTER": "pcie_replay_count",
+    "DCGM_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL": "nvlink_replay_errors",
+    "DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL": "nvlink_recovery_errors",
+    "gpufleet_nvlink_crc_errors": "nvlink_crc_errors",
+}
 # dcgm-exporter's unit for each metric, written out here rather than taken from the table
 # under test: (frame columns, frame values -> dcgm-exporter value)
 EXPECTED: dict[str, tuple[tuple[str, ...], Callable[[list[float]], float]]] = {
-    "DCGM_FI_DEV_GPU_TEMP": (("gpu_temp_c",), lambda v: v[0]),
-    "DCGM_FI_DEV_MEMORY_TEMP": (("mem_temp_c",), lambda v: v[0]),
+    **{name: ((column,), lambda v: v[0]) for name, column in SAME_UNIT.items()},
     "DCGM_FI_DEV_POWER_USAGE": (("power_mw",), lambda v: v[0] / 1000),
     "DCGM_FI_DEV_POWER_USAGE_INSTANT": (("power_instant_mw",), lambda v: v[0] / 1000),
     "DCGM_FI_DEV_ENFORCED_POWER_LIMIT": (("power_limit_mw",), lambda v: v[0] / 1000),
-    "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": (("energy_mj",), lambda v: v[0]),
-    "DCGM_FI_DEV_GPU_UTIL": (("util_gpu_pct",), lambda v: v[0]),
-    "DCGM_FI_DEV_MEM_COPY_UTIL": (("util_mem_pct",), lambda v: v[0]),
-    "DCGM_FI_DEV_SM_CLOCK": (("sm_clock_mhz",), lambda v: v[0]),
-    "DCGM_FI_DEV_MEM_CLOCK": (("mem_clock_mhz",), lambda v: v[0]),
-    "DCGM_FI_DEV_FB_USED": (("mem_used_mib",), lambda v: v[0]),
-    "DCGM_FI_DEV_FB_TOTAL": (("mem_total_mib",), lambda v: v[0]),
     "DCGM_FI_DEV_FB_FREE": (("mem_total_mib", "mem_used_mib"), lambda v: v[0] - v[1]),
-    "DCGM_FI_DEV_CLOCKS_EVENT_REASONS": (("clocks_event_reasons",), lambda v: v[0]),
-    "DCGM_FI_DEV_PSTATE": (("pstate",), lambda v: v[0]),
-    "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL": (("ecc_corrected_count",), lambda v: v[0]),
-    "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": (("ecc_uncorrected_count",), lambda v: v[0]),
-    "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS": (("remapped_rows_correctable",), lambda v: v[0]),
-    "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS": (("remapped_rows_uncorrectable",), lambda v: v[0]),
-    "DCGM_FI_DEV_ROW_REMAP_PENDING": (("remap_pending",), lambda v: v[0]),
-    "DCGM_FI_DEV_ROW_REMAP_FAILURE": (("remap_failure",), lambda v: v[0]),
-    "DCGM_FI_DEV_PCIE_TX_THROUGHPUT": (("pcie_tx_kbps",), lambda v: v[0]),
-    "DCGM_FI_DEV_PCIE_RX_THROUGHPUT": (("pcie_rx_kbps",), lambda v: v[0]),
-    "DCGM_FI_DEV_PCIE_REPLAY_COUNTER": (("pcie_replay_count",), lambda v: v[0]),
     "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL": (("nvlink_tx_kib", "nvlink_rx_kib"), lambda v: v[0] + v[1]),
-    "DCGM_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL": (("nvlink_replay_errors",), lambda v: v[0]),
-    "DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL": (("nvlink_recovery_errors",), lambda v: v[0]),
-    "gpufleet_nvlink_crc_errors": (("nvlink_crc_errors",), lambda v: v[0]),
 }
 
 
