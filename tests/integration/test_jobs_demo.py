@@ -27,7 +27,7 @@ def _sql(dsn: str, *args: str) -> list[dict[str, Any]]:
 def test_demo_jobs_follow_the_fleet_and_end_when_a_gpu_is_lost(tmp_path: Path) -> None:
     data = tmp_path / "data"
     done = run_cli("demo", "--gpus", str(GPUS), "--duration", str(TICKS), "--speed", "0", "--seed", str(SEED),
-                   "--data-dir", str(data), "--no-report", "--json")  # fmt: skip
+                   "--data-dir", str(data), "--no-report", "--format", "json")  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout)
     dsn = f"chdb://{data}"
