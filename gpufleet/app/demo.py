@@ -48,6 +48,7 @@ class DemoOptions:
     cluster: str = "colossus"
     raw_ttl_days: int = 14
     report_dir: Path | None = None  # where `gpufleet report` writes the run's report; None: no report
+    start_ms: int | None = None  # the fleet's first tick; None: now (speed 1) or as far back as the run is long
 
     @property
     def ticks(self) -> int:
@@ -75,7 +76,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None, store_dsn: str |
     now_ms = int(time.time()) * 1000
     # Faster than real time, the fleet's clock is laid out to end now, so "now" queries
     # and alert windows see the run; in real time it starts now.
-    start_ms = now_ms if opts.speed == 1 else now_ms - opts.ticks * interval_ms
+    start_ms = opts.start_ms if opts.start_ms is not None else now_ms - (0 if opts.speed == 1 else opts.ticks * interval_ms)
     source = create_source(
         SourceConfig(
             kind="synthetic",

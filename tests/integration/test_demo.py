@@ -27,7 +27,14 @@ def expected_rows(truth: list[InjectedFault], start_ms: int) -> int:
 
 
 def test_demo_stores_every_row_once_and_every_fault(store_dsn: str, tmp_path: Path) -> None:
-    opts = DemoOptions(gpus=GPUS, duration_s=TICKS, interval_s=1.0, speed=0, seed=7, scenario="default", data_dir=tmp_path)
+    # The fleet's clock is pinned to the latest past noon (UTC): the synthetic coolant supply drifts
+    # with the time of day, and a 40-tick cooling failure must not depend on when the suite runs.
+    day_ms, now_ms = 86_400_000, int(time.time() * 1000)
+    noon_ms = now_ms // day_ms * day_ms + day_ms // 2
+    noon_ms -= day_ms if noon_ms > now_ms - TICKS * 1000 else 0
+    opts = DemoOptions(
+        gpus=GPUS, duration_s=TICKS, interval_s=1.0, speed=0, seed=7, scenario="default", data_dir=tmp_path, start_ms=noon_ms
+    )
     result = run_demo(opts, store_dsn=store_dsn)
     # The same fleet again, outside the pipeline, tells what was injected.
     fleet = SyntheticFleet(GPUS, 7, load_scenario("default"), result.start_ms, 1.0, TICKS)
