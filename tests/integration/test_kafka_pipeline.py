@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from kafka import KafkaAdminClient
@@ -209,7 +210,8 @@ def test_two_ingest_processes_in_one_group_share_without_duplicates(kafka1: Kafk
     common = ("--exit-when-idle", "8", "--group", "pair", "--max-wait", "0.2", "--stats-interval", "0")
     first = gpufleet("ingest", "--store", f"chdb://{tmp_path / 'a'}", *common, env=env, cwd=tmp_path)
     second = gpufleet("ingest", "--store", f"chdb://{tmp_path / 'b'}", *common, env=env, cwd=tmp_path)
-    time.sleep(2)  # both join before the data arrives, so the group is settled on two members
+    # both join before the data arrives, so the group is settled on two members (chDB start + join: seconds)
+    assert _wait_until(lambda: _stable_members(kafka1.bootstrap, "pair") == 2, 90), "the group never had both members"
     emit = gpufleet(
         "emit", "--gpus", "128", "--interval", "0.2", "--duration", "6", "--stats-interval", "0", env=env, cwd=tmp_path
     )
@@ -219,6 +221,26 @@ def test_two_ingest_processes_in_one_group_share_without_duplicates(kafka1: Kafk
     assert len(a) + len(b) == 128 * 30
     assert len(set(a) | set(b)) == 128 * 30
     assert a and b, "one member got no partitions"
+
+
+def _stable_members(bootstrap: str, group: str) -> int:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        described = admin.describe_groups([group])[group]
+        return len(described["members"]) if described["group_state"] == "Stable" else 0
+    except Exception:  # the group does not exist yet
+        return 0
+    finally:
+        admin.close()
+
+
+def _wait_until(check: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def test_collect_publishes_to_kafka_and_reports(kafka1: KafkaCluster, tmp_path: Path) -> None:
