@@ -1,10 +1,8 @@
-"""Decoding the clocks-event-reasons bitmask, in Python and in ClickHouse SQL."""
+"""Decoding the clocks-event-reasons bitmask in Python; the SQL decoder's agreement with it
+runs on the engine (tests/integration/test_clock_reasons_sql.py)."""
 
 from __future__ import annotations
 
-import json
-
-import chdb
 import pytest
 
 from collectors.nvml import clock_reasons as cr
@@ -34,15 +32,6 @@ def test_names_match_the_nvml_bits() -> None:
     assert cr.REASON_BITS["hw_power_brake"] == pynvml.nvmlClocksEventReasonHwPowerBrakeSlowdown
     assert cr.REASON_BITS["display_clocks"] == pynvml.nvmlClocksEventReasonDisplayClockSetting
     assert cr.THROTTLE_MASK & cr.REASON_BITS["gpu_idle"] == 0
-
-
-def test_sql_decode_agrees_with_python() -> None:
-    masks = [0, 0x1, 0x4C, 0xE8, 0x7FF]
-    values = ", ".join(f"toUInt64({m})" for m in masks)
-    sql = f"SELECT {cr.sql_decode('clocks_event_reasons')} FROM (SELECT arrayJoin([{values}]) AS clocks_event_reasons)"
-    rows = chdb.query(sql, "JSONCompact").data()  # type: ignore[no-untyped-call]
-    got = [row[0] for row in json.loads(rows)["data"]]
-    assert got == [cr.decode(m) for m in masks]
 
 
 def test_sql_decode_refuses_non_identifiers() -> None:
