@@ -3,6 +3,7 @@ action, XID bursts group by silence, processes are stored and queryable per GPU.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from dashboards.evaluate import evaluate
 from gpufleet.contract.columns import GPM_COLUMNS
 from gpufleet.contract.schema import GpuEvent, GpuProcesses
 from storage import queries
+from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
 from tests.support.storage_fixtures import Stored, new_store, rows_by_key, stored
 
@@ -77,9 +79,17 @@ def _xid(ts_ms: int, gpu: int, xid: int) -> GpuEvent:
     return GpuEvent(ts_ms=ts_ms, kind="xid", gpu_index=gpu, uuid=f"GPU-{gpu}", xid=xid, **labels)
 
 
-def test_xid_bursts_end_after_three_minutes_of_silence(chdb_path: Path) -> None:
+@pytest.fixture
+def bursts_store(chdb_path: Path) -> Iterator[ClickHouseStore]:
     store = new_store(chdb_path)
     migrate(store)
+    yield store
+    store.command("DROP DATABASE IF EXISTS " + store.query("SELECT currentDatabase()").rows[0][0])
+    store.close()  # an open chDB connection would keep the embedded engine on this path
+
+
+def test_xid_bursts_end_after_three_minutes_of_silence(bursts_store: ClickHouseStore) -> None:
+    store = bursts_store
     t0 = 1_800_000_000_000
     minute = 60_000
     events = [
@@ -106,7 +116,7 @@ def test_xid_bursts_end_after_three_minutes_of_silence(chdb_path: Path) -> None:
     assert sorted((i.labels["gpu"], i.labels["xid"], i.value) for i in fired) == [("0", "48", 3.0), ("1", "79", 1.0)]
 
 
-def test_processes_are_stored_per_gpu(chdb_path: Path, stored: Stored) -> None:
+def test_processes_are_stored_per_gpu(stored: Stored) -> None:
     messages: list[GpuProcesses] = stored.fleet.processes()
     assert stored.store.insert_processes(messages, "processes") == sum(len(m.processes) for m in messages)
     assert stored.store.insert_processes(messages, "processes") > 0  # the same token again: stored once

@@ -70,4 +70,4 @@ def test_unknown_node_key_is_one_line_exit_2(
     use_config(clean_env, tmp_path, '[node]\nrak = "typo"\n')
     assert main(ONCE) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "node.rak" in err
+    assert len(err.splitlines()) == 1 and "'[node] rak'" in err and "expected one of hall, row, rack, node" in err
