@@ -175,6 +175,19 @@ def test_job_summary_matches_figures_computed_from_the_samples(data: Data) -> No
     )
     assert got["job_minutes"] == got["observed_minutes"] == len(minutes)
     assert got["goodput"] == pytest.approx(good / len(minutes), abs=1e-3)
+    for column, name in (("sm_active_pct", "mean_sm_active_pct"), ("tensor_active_pct", "mean_tensor_active_pct")):
+        values, known = data.frame.metrics[column].astype(np.float64), ~data.frame.null_mask(column)
+        per_gpu = [
+            np.mean(
+                [
+                    values[rows].mean()
+                    for m in minutes
+                    if (rows := mask & known & (data.frame.gpu_index == g) & (data.frame.ts_ms // 60_000 == m)).any()
+                ]
+            )
+            for g in range(4)
+        ]
+        assert 0 < got[name] == pytest.approx(np.mean(per_gpu), abs=0.06), name  # GPM activity: mean over GPU-minutes
 
 
 def test_a_gpu_lost_at_the_end_instant_interrupts_the_next_job(data: Data) -> None:

@@ -1,5 +1,6 @@
 -- One job's figures: GPUs and nodes, wall time, GPU-hours (allocated), energy in kWh from
--- each GPU's energy counter over the job, mean and peak GPU power, mean utilization,
+-- each GPU's energy counter over the job, mean and peak GPU power, mean utilization, mean SM
+-- and tensor activity (GPM; null where no GPU of the job reported it),
 -- throttled GPU-minutes (thermal, power brake or hardware slowdown), XIDs and GPUs lost on
 -- its GPUs during the job (interruptions), and goodput: the share of its observed minutes
 -- (minutes with samples from any of its GPUs; job_minutes counts all, observed or not) in
@@ -22,6 +23,8 @@ per_minute AS
     SELECT m.node AS node, m.gpu_index AS gpu_index, m.minute AS minute,
            sum(m.power_mw_sum) AS power_mw_sum, sum(m.power_mw_count) AS power_mw_count, max(m.power_mw_max) AS power_mw_max,
            sum(m.util_gpu_pct_sum) / nullIf(sum(m.util_gpu_pct_count), 0) AS util_pct,
+           sum(m.sm_active_pct_sum) / nullIf(sum(m.sm_active_pct_count), 0) AS sm_pct,
+           sum(m.tensor_active_pct_sum) / nullIf(sum(m.tensor_active_pct_count), 0) AS tensor_pct,
            sum(m.thermal_samples + m.power_brake_samples + m.hw_slowdown_samples) AS throttled_samples,
            min(m.energy_mj_min) AS energy_mj_min, max(m.energy_mj_max) AS energy_mj_max
     FROM gpu_minute AS m
@@ -39,6 +42,8 @@ SELECT
     round(g.power_mw_sum / nullIf(g.power_mw_count, 0) / 1000, 1) AS mean_gpu_power_w,
     round(g.power_mw_max / 1000, 1) AS peak_gpu_power_w,
     round(g.util_pct, 1) AS mean_util_pct,
+    round(g.sm_pct, 1) AS mean_sm_active_pct,
+    round(g.tensor_pct, 1) AS mean_tensor_active_pct,
     g.throttled_gpu_minutes AS throttled_gpu_minutes,
     e.xids AS xids, e.gpus_lost AS gpus_lost, e.xid_codes AS xid_codes,
     j.job_minutes AS job_minutes,
@@ -57,11 +62,13 @@ FROM
 CROSS JOIN
 (
     SELECT sum(energy_mj) AS energy_mj, sum(power_mw_sum) AS power_mw_sum, sum(power_mw_count) AS power_mw_count,
-           max(power_mw_max) AS power_mw_max, avg(util_pct) AS util_pct, sum(throttled_minutes) AS throttled_gpu_minutes
+           max(power_mw_max) AS power_mw_max, avg(util_pct) AS util_pct, avg(sm_pct) AS sm_pct, avg(tensor_pct) AS tensor_pct,
+           sum(throttled_minutes) AS throttled_gpu_minutes
     FROM
     (
         SELECT max(energy_mj_max) - min(energy_mj_min) AS energy_mj, sum(power_mw_sum) AS power_mw_sum,
                sum(power_mw_count) AS power_mw_count, max(power_mw_max) AS power_mw_max, avg(util_pct) AS util_pct,
+               avg(sm_pct) AS sm_pct, avg(tensor_pct) AS tensor_pct,
                countIf(throttled_samples > 0) AS throttled_minutes
         FROM per_minute
         GROUP BY node, gpu_index
