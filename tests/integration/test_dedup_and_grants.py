@@ -12,7 +12,7 @@ import numpy as np
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.jobs import JobAssignment
+from gpufleet.contract.jobs import JobAssignment, JobGpu
 from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuProcess, GpuProcesses
 from pipeline.ingest import Backoff, Ingest
 from pipeline.memory import MemoryBroker
@@ -135,7 +135,9 @@ def test_every_insert_pins_dedup_and_the_ingest_grants_are_exactly_its_tables(st
     broker.publish_events([GpuEvent(cluster="c", hall="h", row="r", rack="k", node="n", ts_ms=now, kind="collector_start")])
     broker.publish_inventory(fleet.inventory(now))
     broker.publish_facility([FacilitySample(ts_ms=now, site="s", hall="h", rack="k", sensor="pdu_power_w", value=1000.0)])
-    broker.publish_jobs([JobAssignment(ts_ms=now, phase="start", source="slurm", cluster="c", node="n", job_id="7")])
+    broker.publish_jobs(
+        [JobAssignment(ts_ms=now, phase="start", source="slurm", cluster="c", node="n", job_id="7", gpus=[JobGpu(gpu_index=0)])]
+    )
     process = GpuProcess(gpu_index=0, uuid="GPU-0", pid=4711, used_mem_mib=1024)
     broker.publish_processes(
         [GpuProcesses(cluster="c", hall="h", row="r", rack="k", node="n", ts_ms=now, gpus=[0], processes=[process])]
