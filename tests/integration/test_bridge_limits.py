@@ -107,7 +107,7 @@ def test_a_huge_payload_in_kafka_mode_is_dead_lettered_cut_and_the_readings_afte
     bridge = gpufleet("bridge", "mqtt", "--mqtt", mosquitto.url, "--kafka", kafka1.bootstrap, "--duration", "6",
                       env=cli_env(kafka1, GPUFLEET_MQTT__CLIENT_ID=client_id), cwd=tmp_path)  # fmt: skip
     assert bridge.wait(90) == 0, bridge.stderr()[-3000:]
-    summary = json.loads(bridge.stderr().strip().splitlines()[-1])
+    summary = json.loads(bridge.stdout().strip().splitlines()[-1])  # the run summary is JSON on stdout
     assert summary["received"] == 6 and summary["stored"] == 5 and summary["rejected"] == 1 and summary["dropped"] == 0
     letters = read_topic(kafka1.bootstrap, topics.DEADLETTER)
     assert len(letters) == 1
