@@ -91,8 +91,10 @@ def migrate_if_asked(store: Any, settings: Settings, asked: bool) -> None:
 def _arm_failpoint(subscription: Any, store: Any) -> None:
     """Failure injection for the crash-safety tests (GPUFLEET_FAILPOINT):
 
-    - `kill_before_commit:N`: SIGKILL itself after the N-th delivery was written and before
-      its offsets are committed: the crash window that the dedup token exists for;
+    - `kill_before_commit:N`: SIGKILL itself after the N-th delivery with samples was written
+      and before its offsets are committed: the crash window that the dedup token exists for
+      (deliveries of inventory, jobs or processes alone are not counted, so the crash always
+      follows stored samples);
     - `store_down_while:PATH`: sample inserts fail (TransientError) while PATH exists, so a
       test can take several processes' stores down and up together.
     """
@@ -109,7 +111,7 @@ def _arm_failpoint(subscription: Any, store: Any) -> None:
     commit = subscription.commit
 
     def commit_or_die(delivery: Any) -> None:
-        remaining[0] -= 1
+        remaining[0] -= 1 if len(delivery.samples) else 0
         if remaining[0] <= 0:
             os.kill(os.getpid(), signal.SIGKILL)
         commit(delivery)
