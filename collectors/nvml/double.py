@@ -16,7 +16,8 @@ Test controls are the functions without the `nvml` prefix: `reset`, `advance`,
 
 - `GPUFLEET_NVML_DOUBLE_FAIL_INIT`: nvmlInit fails with this error (`DRIVER_NOT_LOADED` or `9`)
 - `GPUFLEET_NVML_DOUBLE_GPUS`, `GPUFLEET_NVML_DOUBLE_SEED`: fleet size (8) and seed (0)
-- `GPUFLEET_NVML_DOUBLE_MIG`: comma-separated GPU indexes in MIG mode
+- `GPUFLEET_NVML_DOUBLE_MIG`: comma-separated GPU indexes in MIG mode, each with two GPU
+  instances (ids 1 and 2, 4 and 3 slices; GPM activity 100 % and 50 % of the GPU's)
 - `GPUFLEET_NVML_DOUBLE_UNSUPPORTED`: `gpu:key` pairs (`*` = every GPU; key = field id or function name)
 - `GPUFLEET_NVML_DOUBLE_XIDS`: `gpu:xid` pairs, delivered through the event set once registered
 - `GPUFLEET_NVML_DOUBLE_STALL`: comma-separated GPU indexes stalled (100 % busy, SMs ~1 % active)
@@ -27,6 +28,7 @@ Test controls are the functions without the `nvml` prefix: `reset`, `advance`,
 from collectors.nvml.double_abi import *  # noqa: F403 - constants, errors, structures
 from collectors.nvml.double_device import *  # noqa: F403 - the nvml* functions
 from collectors.nvml.double_gpm import *  # noqa: F403 - GPM, processes, recovery-action constants
+from collectors.nvml.double_mig import *  # noqa: F403 - MIG GPU instances and their handles
 
 # test controls, re-exported (`X as X`) so type checkers see them as this module's
 from collectors.nvml.double_state import DoubleState as DoubleState  # noqa: PLC0414

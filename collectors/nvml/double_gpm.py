@@ -30,7 +30,7 @@ from collectors.nvml.double_abi import (
     NVMLError,
     _PrintableStructure,
 )
-from collectors.nvml.double_state import MIB, state
+from collectors.nvml.double_state import MIB, MIG_LAYOUT, state
 from gpufleet.contract.columns import GPM_METRICS
 
 NVML_GPM_METRIC_GRAPHICS_UTIL = 1
@@ -87,8 +87,9 @@ class c_nvmlGpmSupport_t(_PrintableStructure):
     _fields_ = [("version", c_uint), ("isSupportedDevice", c_uint)]
 
 
-# sample address -> (device index, the device's values when the sample was taken), or None (allocated, not filled)
-_SAMPLES: dict[int, tuple[int, dict[str, int]] | None] = {}
+# sample address -> ((device index, MIG GPU instance id or None), the values when the sample
+# was taken), or None (allocated, not filled)
+_SAMPLES: dict[int, tuple[tuple[int, int | None], dict[str, float]] | None] = {}
 
 
 def nvmlGpmQueryDeviceSupport(device: Any) -> Any:
@@ -122,13 +123,32 @@ def nvmlGpmSampleGet(device: Any, gpmSample: Any) -> Any:
         addr = ctypes.addressof(gpmSample.contents)
         if addr not in _SAMPLES:
             raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
-        _SAMPLES[addr] = (dev.index, dict(dev.values))
+        _SAMPLES[addr] = ((dev.index, None), {k: float(v) for k, v in dev.values.items()})
     return gpmSample
 
 
 def nvmlGpmMigSampleGet(device: Any, gpuInstanceId: int, gpmSample: Any) -> Any:
-    # the double's MIG GPUs have one instance covering the whole GPU
-    return nvmlGpmSampleGet(device, gpmSample)
+    """A sample of one MIG GPU instance: the device's GPM figures times the instance's share.
+    `fail_next(gpu, f"nvmlGpmMigSampleGet:{gi}", code)` fails one instance only."""
+    st = state()
+    with st.lock:
+        dev = st.device(device, "nvmlGpmMigSampleGet")
+        inst = st.instance(dev, int(gpuInstanceId))
+        code = st.code_for(dev, f"nvmlGpmMigSampleGet:{inst.gpu_instance_id}")
+        if code:
+            raise NVMLError(code)
+        addr = ctypes.addressof(gpmSample.contents)
+        if addr not in _SAMPLES:
+            raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+        values = {c: dev.values[c] * inst.share for c in GPM_METRICS.values() if c in dev.values}
+        _SAMPLES[addr] = ((dev.index, inst.gpu_instance_id), values)
+    return gpmSample
+
+
+def instance_value(value: int, gpu_instance_id: int) -> int:
+    """What the collector reads for instance `gpu_instance_id` where the GPU reads `value`."""
+    share = {gi: share for gi, _, _, share in MIG_LAYOUT}[gpu_instance_id]
+    return round(value * share)
 
 
 def nvmlGpmMetricsGet(metricsGet: Any) -> Any:
@@ -139,7 +159,7 @@ def nvmlGpmMetricsGet(metricsGet: Any) -> Any:
         second = _SAMPLES.get(ctypes.addressof(metricsGet.sample2.contents))
         if metricsGet.version != NVML_GPM_METRICS_GET_VERSION or first is None or second is None or first[0] != second[0]:
             raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
-        dev = st.devices[second[0]]
+        dev = st.devices[second[0][0]]
         for i in range(int(metricsGet.numMetrics)):
             metric = metricsGet.metrics[i]
             column = GPM_METRICS.get(int(metric.metricId))

@@ -15,6 +15,7 @@ from collectors.nvml import double_abi
 from collectors.nvml.double_abi import (
     NVML_ERROR_GPU_IS_LOST,
     NVML_ERROR_INVALID_ARGUMENT,
+    NVML_ERROR_NOT_FOUND,
     NVML_ERROR_NOT_SUPPORTED,
     NVML_ERROR_UNINITIALIZED,
     NVML_VALUE_TYPE_UNSIGNED_INT,
@@ -81,6 +82,23 @@ Key = int | str  # a field id or a function name
 
 
 @dataclass(slots=True)
+class _Instance:
+    """A MIG GPU instance of a double device: its GPM figures are the device's times `share`."""
+
+    gpu_instance_id: int
+    profile_id: int  # NVML_GPU_INSTANCE_PROFILE_*
+    slices: int
+    share: float
+    struct: Any = None  # the instance's MIG device handle (one compute instance covering it)
+    handle: Any = None
+
+
+# Each MIG GPU of the double holds two GPU instances (ids 1 and 2): 4 and 3 of its 7 slices
+# (NVML_GPU_INSTANCE_PROFILE_4_SLICE = 3, _3_SLICE = 2), the second doing half the work.
+MIG_LAYOUT: tuple[tuple[int, int, int, float], ...] = ((1, 3, 4, 1.0), (2, 2, 3, 0.5))
+
+
+@dataclass(slots=True)
 class _Device:
     index: int
     uuid: str
@@ -91,6 +109,7 @@ class _Device:
     handle: Any = None
     values: dict[str, int] = field(default_factory=dict)
     recovery_action: int | None = None  # set by a test: field 230 answers this, not the fleet's
+    instances: list[_Instance] = field(default_factory=list)  # MIG GPU instances (MIG mode only)
 
 
 @dataclass(slots=True)
@@ -125,6 +144,9 @@ class DoubleState:
             _Device(i, labels.values[labels.codes[i]], inv.model_dump(), mig=i in set(mig))
             for i, inv in enumerate(self.fleet.inventory())
         ]
+        for dev in self.devices:
+            if dev.mig:
+                dev.instances = [_Instance(*layout) for layout in MIG_LAYOUT]
         self.refcount = 0
         self.generation = 0
         self.init_error = fail_init
@@ -138,6 +160,7 @@ class DoubleState:
             self.devices[gpu].recovery_action = action
             self.pending_events.append((gpu, EVENT_RECOVERY_ACTION, 0))
         self.by_addr: dict[int, _Device] = {}
+        self.mig_by_addr: dict[int, tuple[_Device, _Instance]] = {}  # MIG device handles
         self.last_frame: Any = None
         self._next_advance = 0.0
         if stalled := tuple(stall):
@@ -147,11 +170,15 @@ class DoubleState:
 
     def _new_handles(self) -> None:
         # new handle objects per driver generation, as a reloaded driver hands out new ones
-        self.by_addr = {}
+        self.by_addr, self.mig_by_addr = {}, {}
         for dev in self.devices:
             dev.struct = struct_c_nvmlDevice_t(dev.index)
             dev.handle = ctypes.pointer(dev.struct)
             self.by_addr[ctypes.addressof(dev.struct)] = dev
+            for inst in dev.instances:
+                inst.struct = struct_c_nvmlDevice_t(1000 * (dev.index + 1) + inst.gpu_instance_id)
+                inst.handle = ctypes.pointer(inst.struct)
+                self.mig_by_addr[ctypes.addressof(inst.struct)] = (dev, inst)
 
     def advance(self) -> Any:
         """One fleet tick; the devices answer with its values until the next one."""
@@ -189,6 +216,21 @@ class DoubleState:
         if code:
             raise NVMLError(code)
         return dev
+
+    def mig_device(self, handle: Any, key: Key) -> tuple[_Device, _Instance]:
+        """The MIG device behind `handle` (its parent and instance), after the parent's failures."""
+        self.check_init()
+        found = self.mig_by_addr.get(ctypes.addressof(handle.contents))
+        if found is None:  # a full-GPU handle, or one from before a driver reload
+            raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+        self.device(found[0].handle, key)
+        return found
+
+    def instance(self, dev: _Device, gpu_instance_id: int) -> _Instance:
+        for inst in dev.instances:
+            if inst.gpu_instance_id == gpu_instance_id:
+                return inst
+        raise NVMLError(NVML_ERROR_NOT_FOUND if dev.mig else NVML_ERROR_INVALID_ARGUMENT)
 
     def code_for(self, dev: _Device, key: Key) -> int:
         """The error this (device, function or field) should answer with, or 0."""

@@ -14,6 +14,10 @@ driver are raised for the sampler to act on. Values are doubles (% or MiB/s) and
 whole numbers, rounded to nearest; one outside the column's range is a broken reading.
 NVIDIA asks for >= 100 ms between two samples: only the first tick after `open` can come
 sooner, and it waits out the rest.
+
+A MIG GPU instance is read the same way through `open_instance`, its samples taken with
+`nvmlGpmMigSampleGet(parent, gpuInstanceId, sample)`; an instance whose sampling NVML does
+not support is not asked again (its columns stay null), other failures null one tick.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ class GpmState:
     answers: np.ndarray | None = None  # numpy view of request.metrics[:n], when the layout matches
     taken_at: float = 0.0  # monotonic time of the previous sample; 0 = no previous sample
     unsupported: set[int] = field(default_factory=set)  # metric ids NVML said no to
+    gpu_instance_id: int | None = None  # a MIG GPU instance of the GPU, sampled on its own
+    disabled: bool = False  # NVML does not support sampling this instance: not asked again
 
 
 class GpmReader:
@@ -69,27 +75,47 @@ class GpmReader:
             support = self.lib.call("nvmlGpmQueryDeviceSupport", handle)
             if not int(support.isSupportedDevice):
                 return None
-            samples = [self.lib.call("nvmlGpmSampleAlloc"), self.lib.call("nvmlGpmSampleAlloc")]
         except NvmlCallError as e:
             if e.outcome in (Outcome.LOST, Outcome.REINIT):
                 raise
             log.info("GPM unavailable on this GPU: %s", e)
+            return None
+        return self._open(handle, None)
+
+    def open_instance(self, handle: Any, gpu_instance_id: int) -> GpmState | None:
+        """Samples for MIG GPU instance `gpu_instance_id` of the GPU behind `handle` (whose
+        GPM support the caller established with `open`), and its first sample."""
+        return self._open(handle, gpu_instance_id) if self.available else None
+
+    def _open(self, handle: Any, gpu_instance_id: int | None) -> GpmState | None:
+        try:
+            samples = [self.lib.call("nvmlGpmSampleAlloc"), self.lib.call("nvmlGpmSampleAlloc")]
+        except NvmlCallError as e:
+            if e.outcome in (Outcome.LOST, Outcome.REINIT):
+                raise
+            log.info("GPM sample allocation failed: %s", e)
             return None
         request = self.lib.const("c_nvmlGpmMetricsGet_t")()
         request.version = self.lib.const("NVML_GPM_METRICS_GET_VERSION")
         request.numMetrics = len(METRIC_IDS)
         for i, metric_id in enumerate(METRIC_IDS):
             request.metrics[i].metricId = metric_id
-        state = GpmState(samples, request, _answers_view(request))
+        state = GpmState(samples, request, _answers_view(request), gpu_instance_id=gpu_instance_id)
         self._take(handle, state, state.samples[0])
         return state
 
     def _take(self, handle: Any, state: GpmState, sample: Any) -> bool:
         try:
-            self.lib.call("nvmlGpmSampleGet", handle, sample)
+            if state.gpu_instance_id is None:
+                self.lib.call("nvmlGpmSampleGet", handle, sample)
+            else:
+                self.lib.call("nvmlGpmMigSampleGet", handle, state.gpu_instance_id, sample)
         except NvmlCallError as e:
             if e.outcome in (Outcome.LOST, Outcome.REINIT):
                 raise
+            if e.outcome is Outcome.UNSUPPORTED and state.gpu_instance_id is not None:
+                state.disabled = True
+                log.info("GPM unavailable on MIG GPU instance %d: %s", state.gpu_instance_id, e)
             state.taken_at = 0.0
             return False
         state.taken_at = time.monotonic()
@@ -98,6 +124,8 @@ class GpmReader:
     def read(self, handle: Any, state: GpmState) -> tuple[list[int | None], int]:
         """This tick's GPM columns (in `COLUMNS` order) and how many failed transiently."""
         out: list[int | None] = [None] * len(COLUMNS)
+        if state.disabled:
+            return out, 0
         had_previous = state.taken_at > 0.0
         if had_previous:
             wait = MIN_INTERVAL_S - (time.monotonic() - state.taken_at)
@@ -105,7 +133,7 @@ class GpmReader:
                 time.sleep(wait)
         previous, current = state.samples
         if not self._take(handle, state, current):
-            return out, len(COLUMNS)
+            return out, 0 if state.disabled else len(COLUMNS)
         state.samples.reverse()  # the sample just taken is the next tick's previous one
         if not had_previous:
             return out, 0

@@ -20,6 +20,7 @@ from collectors.nvml.fields import READS, SLOW_COLUMNS, CallRead, FieldRead, _on
 from collectors.nvml.gpm import COLUMNS as GPM_COLUMNS
 from collectors.nvml.gpm import GpmReader, GpmState
 from collectors.nvml.lib import ERROR_FUNCTION_NOT_FOUND, SUCCESS, NvmlCallError, NvmlLib, Outcome, outcome_of
+from collectors.nvml.mig import MigInstance, read_instances
 from gpufleet.contract.columns import METRIC_COLUMNS, PCT_COLUMNS, PCT_MAX, TEMP_COLUMNS, TEMP_MAX_C, TEMP_MIN_C
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class GpuState:
     failed_last_tick: int = 0  # transient field failures in the last sweep
     gpm: GpmState | None = None  # None: no GPM on this GPU (pre-Hopper, or not asked yet)
     recovery_action: int | None = None  # the driver's last known recovery action (field 230)
+    instances: list[MigInstance] = field(default_factory=list)  # MIG GPU instances with GPM (MIG mode only)
 
 
 class Sampler:
@@ -150,6 +152,11 @@ class Sampler:
             row[c] = slow_row[c]
         if gpu.gpm is not None:
             self._read_gpm(gpu, gpu.gpm, row)
+        if gpu.instances:
+            try:  # an instance's own failures stay in its values (and its failed_last_tick)
+                read_instances(self.gpm, gpu.handle, gpu.instances)
+            except NvmlCallError as e:
+                self._fail(gpu, [], e)  # raises GpuLost or NeedsReinit
         return row
 
     def _read_gpm(self, gpu: GpuState, gpm: GpmState, row: list[int | None]) -> None:

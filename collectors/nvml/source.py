@@ -15,6 +15,8 @@ The driver's recovery action (field 230) is read every tick (13 µs on an H200,
 docs/hardware/nvidia-h200.md) and, where the driver has it, also arrives as an event; a
 change seen by either produces one `recovery_action` event with the action's name and the
 runbook step (`gpufleet.contract.recovery`). `processes()` lists the compute processes.
+On a MIG-enabled GPU with GPM each GPU instance is also sampled (`collectors.nvml.mig`) and
+`instance_activity()` reports what the last `sample()` measured per instance.
 """
 
 from __future__ import annotations
@@ -31,13 +33,21 @@ from collectors.base import EventCallback, SourceConfig
 from collectors.nvml.events import WAIT_TIMEOUT_MS, XidListener
 from collectors.nvml.inventory import mig_enabled, read_inventory, system_versions
 from collectors.nvml.lib import NvmlCallError, NvmlLib, Outcome
+from collectors.nvml.mig import close_instances, instance_message, open_instances
 from collectors.nvml.refresher import SlowRefresher
 from collectors.nvml.sampler import GpuLost, GpuState, NeedsReinit, Sampler
 from gpufleet.contract.columns import METRIC_COLUMNS, TOPOLOGY_LABELS
 from gpufleet.contract.errors import ConfigError, SourceUnavailable
 from gpufleet.contract.frame import Categorical, GpuFrame
 from gpufleet.contract.recovery import NONE, recovery_action
-from gpufleet.contract.schema import GPU_PROCESSES_SCHEMA, GpuEvent, GpuInventory, GpuProcess, GpuProcesses
+from gpufleet.contract.schema import (
+    GPU_PROCESSES_SCHEMA,
+    GpuEvent,
+    GpuInstanceActivity,
+    GpuInventory,
+    GpuProcess,
+    GpuProcesses,
+)
 from gpufleet.contract.xids import lookup
 
 log = logging.getLogger(__name__)
@@ -149,6 +159,12 @@ class NvmlSource:
         )
         return [message]
 
+    def instance_activity(self, ts_ms: int) -> list[GpuInstanceActivity]:
+        """The GPM activity of each MIG GPU instance as the last `sample()` read it: one
+        message for the node, none when no GPU answering is in MIG mode with GPM."""
+        message = instance_message(self.labels, ts_ms, [(g.index, g.uuid, g.instances) for g in self.gpus if not g.lost])
+        return [] if message is None else [message]
+
     def close(self) -> None:
         self._stop_threads()
         self._close_gpm()
@@ -165,6 +181,8 @@ class NvmlSource:
                 continue
             try:
                 gpu.gpm = sampler.gpm.open(gpu.handle)
+                if gpu.mig and gpu.gpm is not None:
+                    gpu.instances = open_instances(sampler.lib, sampler.gpm, gpu.handle)
             except NvmlCallError as e:
                 self._handle_fatal(gpu, e, time.time_ns() // 1_000_000)
 
@@ -175,6 +193,8 @@ class NvmlSource:
             if gpu.gpm is not None:
                 self._sampler.gpm.close(gpu.gpm)
                 gpu.gpm = None
+            close_instances(self._sampler.gpm, gpu.instances)
+            gpu.instances = []
 
     def _stop_threads(self) -> None:
         if self.listener is not None:

@@ -26,6 +26,7 @@ GPU_EVENT_SCHEMA: Final = "gpufleet.gpu_event/2"
 GPU_INVENTORY_SCHEMA: Final = "gpufleet.gpu_inventory/1"
 FACILITY_SAMPLE_SCHEMA: Final = "gpufleet.facility_sample/1"
 GPU_PROCESSES_SCHEMA: Final = "gpufleet.gpu_processes/1"
+GPU_INSTANCE_ACTIVITY_SCHEMA: Final = "gpufleet.gpu_instance_activity/1"
 NodeSampleSchemaId = Literal["gpufleet.node_sample/1", "gpufleet.node_sample/2"]
 GpuEventSchemaId = Literal["gpufleet.gpu_event/1", "gpufleet.gpu_event/2"]
 
@@ -230,6 +231,56 @@ class GpuProcesses(Topology):
     processes: list[GpuProcess] = Field(max_length=4096)
 
 
+class InstanceActivity(_Strict):
+    """GPM activity of one MIG GPU instance over the last tick (nvmlGpmMigSampleGet).
+
+    The metrics are the per-GPU GPM columns of `GpuSample`, with the same names, units and
+    rounding, measured inside the instance: a percentage is of the instance's own SMs and
+    DRAM bandwidth, as dcgm-exporter's `DCGM_FI_PROF_*` for entity GPU_I. Null where the
+    instance could not be sampled this tick or NVML does not support the metric, never 0.
+    """
+
+    gpu_index: U8
+    uuid: Label = Field(description="the parent GPU's UUID")
+    gpu_instance_id: U32 = Field(description="MIG GPU instance id (nvmlDeviceGetGpuInstanceId; dcgm-exporter's GPU_I_ID)")
+    profile: str | None = Field(None, max_length=64, description="GPU instance profile, e.g. 'MIG 3g.71gb' (GPU_I_PROFILE)")
+    slice_count: U8 | None = Field(None, description="GPU slices of the instance (of 7 on H100/H200)")
+    sm_active_pct: Pct | None = None
+    sm_occupancy_pct: Pct | None = None
+    tensor_active_pct: Pct | None = None
+    hmma_active_pct: Pct | None = None
+    dram_active_pct: Pct | None = None
+    fp64_active_pct: Pct | None = None
+    fp32_active_pct: Pct | None = None
+    fp16_active_pct: Pct | None = None
+    graphics_active_pct: Pct | None = None
+    gpm_pcie_tx_mibps: U32 | None = None
+    gpm_pcie_rx_mibps: U32 | None = None
+    gpm_nvlink_tx_mibps: U32 | None = None
+    gpm_nvlink_rx_mibps: U32 | None = None
+
+
+class GpuInstanceActivity(Topology):
+    """The GPM activity of every MIG GPU instance of one node at one tick: one message per
+    node per tick, only from a node with a MIG-enabled GPU (a GPU without MIG has none)."""
+
+    schema_: Literal["gpufleet.gpu_instance_activity/1"] = Field(GPU_INSTANCE_ACTIVITY_SCHEMA, alias="schema")
+    ts_ms: TimestampMs
+    instances: list[InstanceActivity] = Field(min_length=1, max_length=512)
+
+    @model_validator(mode="after")
+    def _unique_instance(self) -> GpuInstanceActivity:
+        seen: set[tuple[int, int]] = set()
+        for i in self.instances:
+            key = (i.gpu_index, i.gpu_instance_id)
+            if key in seen:
+                raise ValueError(
+                    f"duplicate gpu_instance_id {i.gpu_instance_id!r} on gpu_index {i.gpu_index} in node {self.node!r}"
+                )
+            seen.add(key)
+        return self
+
+
 WIRE_MODELS: dict[str, type[BaseModel]] = {
     NODE_SAMPLE_SCHEMA: NodeSample,
     GPU_EVENT_SCHEMA: GpuEvent,
@@ -237,4 +288,5 @@ WIRE_MODELS: dict[str, type[BaseModel]] = {
     FACILITY_SAMPLE_SCHEMA: FacilitySample,
     JOB_ASSIGNMENT_SCHEMA: JobAssignment,
     GPU_PROCESSES_SCHEMA: GpuProcesses,
+    GPU_INSTANCE_ACTIVITY_SCHEMA: GpuInstanceActivity,
 }
