@@ -4,8 +4,9 @@ Events (XIDs, GPUs lost, recovery actions) are published from the source's callb
 they happen, not at the next tick. The processes on each GPU go out every
 `processes_interval_s` (5 s by default, and on the first tick), not with every sample:
 they change when jobs start and stop, and one row per process per second would outweigh
-the samples. The agent keeps its own schedule: when a tick takes longer than the
-interval it does not try to catch up with a burst, it starts the next one on time.
+the samples. The GPM activity of MIG GPU instances goes out with every sample that has
+any. The agent keeps its own schedule: when a tick takes longer than the interval it does
+not try to catch up with a burst, it starts the next one on time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Protocol
 
 from collectors.base import Source
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
 
 
 class Publisher(Protocol):
@@ -33,6 +34,8 @@ class Publisher(Protocol):
     def publish_facility(self, readings: Sequence[FacilitySample]) -> None: ...
 
     def publish_processes(self, processes: Sequence[GpuProcesses]) -> None: ...
+
+    def publish_instance_activity(self, activity: Sequence[GpuInstanceActivity]) -> None: ...
 
 
 class FacilitySource(Protocol):
@@ -94,6 +97,8 @@ class Agent:
                 ts_ms = start_ms + round(tick * self.interval_s * 1000)
                 frame = self.source.sample(ts_ms)
                 self.publisher.publish_samples(frame)
+                if activity := self.source.instance_activity(ts_ms):
+                    self.publisher.publish_instance_activity(activity)
                 if tick % self.processes_every == 0:
                     self.publisher.publish_processes(self.source.processes(ts_ms))
                 if self.facility is not None:
@@ -137,3 +142,6 @@ class FanOut:
 
     def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
         self._each(lambda p: p.publish_processes(processes))
+
+    def publish_instance_activity(self, activity: Sequence[GpuInstanceActivity]) -> None:
+        self._each(lambda p: p.publish_instance_activity(activity))

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.registry import lookup, make_registry
-from gpufleet.contract.schema import GpuEvent, GpuInventory, GpuProcesses
+from gpufleet.contract.schema import GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
 
 EventCallback = Callable[[GpuEvent], None]
 
@@ -38,6 +38,11 @@ class Source(Protocol):
     def processes(self, ts_ms: int) -> list[GpuProcesses]:
         """The compute processes on each GPU now, one message per node; a GPU that cannot
         be asked is left out of the message's `gpus`."""
+        ...
+
+    def instance_activity(self, ts_ms: int) -> list[GpuInstanceActivity]:
+        """The GPM activity of each MIG GPU instance as the last `sample()` measured it, one
+        message per node; empty where no GPU is in MIG mode."""
         ...
 
     def close(self) -> None: ...

@@ -53,6 +53,7 @@ class IngestStats:
     facility: int = 0
     jobs: int = 0
     processes: int = 0  # process messages (one per node every few seconds)
+    instance_activity: int = 0  # per-MIG-instance activity messages (one per MIG node per tick)
     dead_letters: int = 0  # decoder's and store's refusals, stored in dead_letters
     store_refused: int = 0  # messages the store refused for their rows (isolated, dead-lettered)
     store_refused_rows: int = 0
@@ -154,6 +155,8 @@ class Ingest:
         refused += self._models(store.insert_facility, delivery.facility, f"{token}:facility", source)
         refused += self._models(store.insert_jobs, delivery.jobs, f"{token}:jobs", source)
         refused += self._models(store.insert_processes, delivery.processes, f"{token}:processes", source)
+        activity = delivery.instance_activity
+        refused += self._models(store.insert_instance_activity, activity, f"{token}:instance_activity", source)
         self._dead_letters(refused, f"{token}:refused")
         delivery.store_refused = refused
         self.stats.insert_s += time.monotonic() - started
@@ -209,6 +212,7 @@ class Ingest:
         s.facility += len(delivery.facility)
         s.jobs += len(delivery.jobs)
         s.processes += len(delivery.processes)
+        s.instance_activity += len(delivery.instance_activity)
         s.dead_letters += len(delivery.dead_letters) + len(delivery.store_refused) - lost
         if delivery.published_at_s:
             s.freshness_s = time.time() - delivery.published_at_s

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from gpufleet.contract.frame import GpuFrame, node_samples_from_frame
 from gpufleet.contract.jobs import JobAssignment
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
 
 
 class JsonLinesTransport:
@@ -30,11 +30,12 @@ class JsonLinesTransport:
         facility: bool = True,
         jobs: bool = True,
         processes: bool = True,
+        instance_activity: bool = True,
     ) -> None:
         self.stream = stream
         self._kinds = {
             "samples": samples, "events": events, "inventory": inventory, "facility": facility, "jobs": jobs,
-            "processes": processes,
+            "processes": processes, "instance_activity": instance_activity,
         }  # fmt: skip
         self._lock = threading.Lock()  # events arrive from the source's thread
 
@@ -62,6 +63,9 @@ class JsonLinesTransport:
 
     def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
         self._write_kind("processes", processes)
+
+    def publish_instance_activity(self, activity: Sequence[GpuInstanceActivity]) -> None:
+        self._write_kind("instance_activity", activity)
 
     def _write_kind(self, kind: str, messages: Sequence[BaseModel]) -> None:
         if self._kinds[kind]:

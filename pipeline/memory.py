@@ -21,7 +21,7 @@ import numpy as np
 
 from gpufleet.contract.frame import GpuFrame, RejectedRows, check_frame
 from gpufleet.contract.jobs import JobAssignment
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
 from gpufleet.contract.times import TimeWindow
 from pipeline.transport import Delivery
 from storage.base import DeadLetter
@@ -37,6 +37,7 @@ class _Entry:
     facility: Sequence[FacilitySample] = ()
     jobs: Sequence[JobAssignment] = ()
     processes: Sequence[GpuProcesses] = ()
+    instance_activity: Sequence[GpuInstanceActivity] = ()
 
 
 class MemoryBroker:
@@ -83,6 +84,9 @@ class MemoryBroker:
 
     def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
         self._add_batch(processes, lambda offset, at_s: _Entry(offset, at_s, processes=tuple(processes)))
+
+    def publish_instance_activity(self, activity: Sequence[GpuInstanceActivity]) -> None:
+        self._add_batch(activity, lambda offset, at_s: _Entry(offset, at_s, instance_activity=tuple(activity)))
 
     def _add_batch(self, items: Sequence[object], entry: Callable[[int, float], _Entry]) -> None:
         """Append `entry(offset, now)` unless `items` is empty (an empty batch is no entry)."""
@@ -164,6 +168,7 @@ def _deliver(batch: list[_Entry], run_id: str, window: TimeWindow) -> Delivery:
         facility=_timed([r for entry in batch for r in entry.facility], window, source, dead),
         jobs=_timed([j for entry in batch for j in entry.jobs], window, source, dead),
         processes=_timed([p for entry in batch for p in entry.processes], window, source, dead),
+        instance_activity=_timed([a for entry in batch for a in entry.instance_activity], window, source, dead),
         dead_letters=dead,
         token=f"memory:{run_id}:{first}-{last}",
         position=last,
@@ -172,7 +177,7 @@ def _deliver(batch: list[_Entry], run_id: str, window: TimeWindow) -> Delivery:
     )
 
 
-_Timed = TypeVar("_Timed", GpuEvent, GpuInventory, FacilitySample, JobAssignment, GpuProcesses)
+_Timed = TypeVar("_Timed", GpuEvent, GpuInventory, FacilitySample, JobAssignment, GpuProcesses, GpuInstanceActivity)
 
 
 def _timed(items: list[_Timed], window: TimeWindow, source: str, dead: list[DeadLetter], check_age: bool = True) -> list[_Timed]:

@@ -19,7 +19,7 @@ from gpufleet.contract.settings import KafkaSettings
 from gpufleet.contract.times import TimeWindow
 from pipeline.transport import Transport
 
-MESSAGE_KINDS = frozenset({"samples", "events", "inventory", "facility", "jobs", "processes"})
+MESSAGE_KINDS = frozenset({"samples", "events", "inventory", "facility", "jobs", "processes", "instance_activity"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
 from storage.base import DeadLetter
 
 
@@ -33,6 +33,7 @@ class Transport(Protocol):
 
     def publish_jobs(self, jobs: Sequence[JobAssignment]) -> None: ...
     def publish_processes(self, processes: Sequence[GpuProcesses]) -> None: ...
+    def publish_instance_activity(self, activity: Sequence[GpuInstanceActivity]) -> None: ...
 
     def flush(self, timeout_s: float) -> None: ...
 
@@ -65,6 +66,7 @@ class Delivery:
     published_at_s: float = 0.0
     processes: list[GpuProcesses] = field(default_factory=list)
     store_refused: list[DeadLetter] = field(default_factory=list)
+    instance_activity: list[GpuInstanceActivity] = field(default_factory=list)
 
 
 class Subscription(Protocol):

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,7 @@ class Store(Protocol):
 
     def insert_jobs(self, jobs: Sequence[JobAssignment], dedup_token: str) -> int: ...
     def insert_processes(self, processes: Sequence[GpuProcesses], dedup_token: str) -> int: ...
+    def insert_instance_activity(self, activity: Sequence[GpuInstanceActivity], dedup_token: str) -> int: ...
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> QueryResult: ...
 

@@ -20,10 +20,11 @@ from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
+from gpufleet.contract.columns import GPM_COLUMNS
 from gpufleet.contract.errors import ConfigError, StoreError, TransientError
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
 from storage.base import DeadLetter, QueryResult
 from storage.datadir import lock_data_dir
 from storage.errors import classify
@@ -48,6 +49,11 @@ PROCESS_COLUMNS = (
     "ts", "cluster", "hall", "row", "rack", "node", "gpu_index", "uuid", "pid", "used_mem_mib", "gpu_instance_id",
     "compute_instance_id",
 )  # fmt: skip
+# gpu_instance_activity (migration 016): one row per MIG GPU instance per tick
+INSTANCE_ACTIVITY_COLUMNS = (
+    "ts", "cluster", "hall", "row", "rack", "node", "gpu_index", "uuid", "gpu_instance_id", "profile", "slice_count",
+    *GPM_COLUMNS,
+)  # fmt: skip
 # Each insert into gpu_samples feeds the rollup views; run them on parallel threads rather
 # than one after another (1.5× on 2 cores, measured: docs/benchmarks.md).
 # The exactly-once effect rests on three settings, pinned here rather than left to server
@@ -68,6 +74,7 @@ INSERT_SETTINGS: dict[str, int] = {"async_insert": 0, "parallel_view_processing"
 # grants (storage/sql/server/users.sql) must cover exactly these, a test compares them.
 INGEST_TABLES = (
     "gpu_samples", "gpu_events", "gpu_inventory", "dead_letters", "facility_readings", "job_assignments", "gpu_processes",
+    "gpu_instance_activity",
 )  # fmt: skip
 # Timestamps travel as epoch-ms ints end to end (numpy datetime64 is not accepted).
 set_write_format("DateTime64", "int")
@@ -186,6 +193,16 @@ class ClickHouseStore:
             for p in m.processes
         ]  # fmt: skip
         return self._insert_rows("gpu_processes", PROCESS_COLUMNS, rows, dedup_token)
+
+    def insert_instance_activity(self, activity: Sequence[GpuInstanceActivity], dedup_token: str) -> int:
+        """One row per MIG GPU instance per message."""
+        rows = [
+            (m.ts_ms, m.cluster, m.hall, m.row, m.rack, m.node, i.gpu_index, i.uuid, i.gpu_instance_id, i.profile,
+             i.slice_count, *(getattr(i, c) for c in GPM_COLUMNS))
+            for m in activity
+            for i in m.instances
+        ]  # fmt: skip
+        return self._insert_rows("gpu_instance_activity", INSTANCE_ACTIVITY_COLUMNS, rows, dedup_token)
 
     def _insert_rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str) -> int:
         if not rows:

@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 
 from collectors.prometheus.fields import FRAME_METRICS, XID_COUNT_METRIC, XID_METRIC, ExportedMetric
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
 from gpufleet.contract.xids import lookup
 
 # dcgm-exporter's default label names, in its order
@@ -76,6 +76,9 @@ class GpuExposition(Collector):
 
     def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
         return None  # dcgm-exporter serves no per-process series; processes travel on Kafka
+
+    def publish_instance_activity(self, activity: Sequence[GpuInstanceActivity]) -> None:
+        return None  # per-MIG-instance activity travels on Kafka only (not exposed on /metrics yet)
 
     # ---- Collector (called from the HTTP server's thread) ----------------------------
     def describe(self) -> list[Metric]:

@@ -25,7 +25,7 @@ from collectors.base import EventCallback, Source
 from collectors.synthetic.fleet import SyntheticFleet
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment, JobGpu
-from gpufleet.contract.schema import GpuEvent, GpuInventory, GpuProcesses
+from gpufleet.contract.schema import GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
 
 USERS = ("alice", "bob", "carol", "dmitri", "eve", "farah", "gus", "hana")
 ACCOUNTS = ("pretrain", "rl", "eval", "multimodal")
@@ -160,6 +160,9 @@ class JobsAlongside:
 
     def processes(self, ts_ms: int) -> list[GpuProcesses]:
         return self.source.processes(ts_ms)
+
+    def instance_activity(self, ts_ms: int) -> list[GpuInstanceActivity]:
+        return self.source.instance_activity(ts_ms)
 
     def close(self) -> None:
         self.source.close()

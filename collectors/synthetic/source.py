@@ -9,7 +9,7 @@ from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.errors import ConfigError
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import GpuEvent, GpuInventory, GpuProcesses
+from gpufleet.contract.schema import GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
 
 
 class SyntheticSource:
@@ -37,6 +37,9 @@ class SyntheticSource:
 
     def processes(self, ts_ms: int) -> list[GpuProcesses]:
         return self.fleet.processes()
+
+    def instance_activity(self, ts_ms: int) -> list[GpuInstanceActivity]:
+        return []  # the synthetic fleet has no MIG GPUs
 
     def close(self) -> None:
         self._on_event = _drop

@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gpufleet.contract.frame import GpuFrame
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
 from storage.base import DeadLetter, QueryResult, Store
 
 stats_log = logging.getLogger("gpufleet.stats")
@@ -101,6 +101,9 @@ class TimedStore:
 
     def insert_processes(self, processes: Sequence[GpuProcesses], dedup_token: str) -> int:
         return self._timed("gpu_processes", lambda: self.inner.insert_processes(processes, dedup_token))
+
+    def insert_instance_activity(self, activity: Sequence[GpuInstanceActivity], dedup_token: str) -> int:
+        return self._timed("gpu_instance_activity", lambda: self.inner.insert_instance_activity(activity, dedup_token))
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> QueryResult:
         return self.inner.query(sql, parameters)

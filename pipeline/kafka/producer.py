@@ -20,7 +20,7 @@ from typing import Any
 from gpufleet.contract.backoff import Backoff
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
 from gpufleet.contract.settings import KafkaSettings
 from pipeline.kafka import topics
 from pipeline.kafka.codec import encode_node_samples
@@ -126,6 +126,10 @@ class KafkaTransport:
 
     def publish_processes(self, processes: Sequence[GpuProcesses]) -> None:
         self._enqueue([_Message(topics.PROCESSES, p.node.encode(), p.model_dump_json().encode(), 0) for p in processes])
+
+    def publish_instance_activity(self, activity: Sequence[GpuInstanceActivity]) -> None:
+        topic = topics.INSTANCE_ACTIVITY
+        self._enqueue([_Message(topic, a.node.encode(), a.model_dump_json().encode(), 0) for a in activity])
 
     def flush(self, timeout_s: float) -> None:
         with self._cond:

@@ -27,7 +27,7 @@ from kafka.structs import OffsetAndMetadata
 from gpufleet.contract.errors import TransientError
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInventory, GpuProcesses
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
 from gpufleet.contract.settings import KafkaSettings
 from pipeline.kafka import topics
 from pipeline.kafka.batches import PartitionBatch
@@ -245,6 +245,7 @@ class KafkaSubscription:
         facility: list[FacilitySample] = []
         jobs: list[JobAssignment] = []
         processes: list[GpuProcesses] = []
+        activity: list[GpuInstanceActivity] = []
         refused: list[Refused]
         if tp.topic == topics.SAMPLES:
             frame, refused = decode_samples(values, limit, window)
@@ -256,6 +257,8 @@ class KafkaSubscription:
             jobs, refused = decode_models(values, JobAssignment, limit, window)
         elif tp.topic == topics.PROCESSES:
             processes, refused = decode_models(values, GpuProcesses, limit, window)
+        elif tp.topic == topics.INSTANCE_ACTIVITY:
+            activity, refused = decode_models(values, GpuInstanceActivity, limit, window)
         else:  # inventory; a None value is a compaction tombstone, not a message
             live = [i for i, r in enumerate(records) if r.value is not None]
             inventory, refused = decode_models([values[i] for i in live], GpuInventory, limit, window, check_age=False)
@@ -267,6 +270,7 @@ class KafkaSubscription:
         delivery = Delivery(
             frame, events, inventory, dead, facility, jobs, messages=len(records), published_at_s=published, processes=processes
         )
+        delivery.instance_activity = activity
         return delivery, pairs
 
     def _record_range(self, tp: Any, last: int) -> bool:

@@ -23,9 +23,10 @@ EVENTS: Final = "gpufleet.events.v1"
 INVENTORY: Final = "gpufleet.inventory.v1"
 FACILITY: Final = "gpufleet.facility.v1"
 PROCESSES: Final = "gpufleet.processes.v1"
+INSTANCE_ACTIVITY: Final = "gpufleet.instance_activity.v1"
 DEADLETTER: Final = "gpufleet.deadletter.v1"
 JOBS: Final = "gpufleet.jobs.v1"
-INGESTED: Final = (SAMPLES, EVENTS, INVENTORY, FACILITY, JOBS, PROCESSES)  # what `gpufleet ingest` reads
+INGESTED: Final = (SAMPLES, EVENTS, INVENTORY, FACILITY, JOBS, PROCESSES, INSTANCE_ACTIVITY)  # what `gpufleet ingest` reads
 _HOUR_MS: Final = 3_600_000
 
 
@@ -77,6 +78,8 @@ def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(FACILITY, settings.facility_partitions, rf, "sensor id", "facility readings (power, cooling)", retention),
         # keyed by node like events, and as few: one message per node every few seconds
         TopicSpec(PROCESSES, settings.events_partitions, rf, "node", "compute processes per GPU", retention),
+        # keyed by node like samples; only MIG nodes publish (one message per tick), so as few as events
+        TopicSpec(INSTANCE_ACTIVITY, settings.events_partitions, rf, "node", "GPM activity per MIG GPU instance", retention),
         TopicSpec(
             JOBS, settings.jobs_partitions, rf, "cluster/node", "job starts and ends per node (job_assignment/1)", retention
         ),

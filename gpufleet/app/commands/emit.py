@@ -141,6 +141,7 @@ class _FacilityToMqtt:
         self.publish_events = transport.publish_events
         self.publish_inventory = transport.publish_inventory
         self.publish_processes = transport.publish_processes
+        self.publish_instance_activity = transport.publish_instance_activity
         self.publish_facility = mqtt.publish_facility
 
     def close(self) -> None:

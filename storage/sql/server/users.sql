@@ -25,6 +25,7 @@ GRANT {on_cluster} INSERT ON {database}.dead_letters TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.facility_readings TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.job_assignments TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.gpu_processes TO gpufleet_ingest;
+GRANT {on_cluster} INSERT ON {database}.gpu_instance_activity TO gpufleet_ingest;
 
 CREATE SETTINGS PROFILE IF NOT EXISTS gpufleet_grafana_profile {on_cluster}
     SETTINGS readonly = 2,
