@@ -56,6 +56,11 @@ def test_every_function_the_collector_calls_exists_in_both() -> None:
     called = {r.function for r in READS if isinstance(r, CallRead)}
     called |= {"nvmlDeviceGetFieldValues", "nvmlEventSetWait", "nvmlDeviceRegisterEvents", "nvmlEventSetCreate"}
     called |= {"nvmlDeviceGetMigMode", "nvmlDeviceGetTemperatureThreshold", "nvmlSystemGetCudaDriverVersion"}
+    called |= {  # GPM per MIG GPU instance (collectors.nvml.mig)
+        "nvmlDeviceGetMaxMigDeviceCount", "nvmlDeviceGetMigDeviceHandleByIndex", "nvmlDeviceGetGpuInstanceId",
+        "nvmlDeviceGetAttributes", "nvmlDeviceGetGpuInstanceById", "nvmlGpuInstanceGetInfo",
+        "nvmlDeviceGetGpuInstanceProfileInfoById", "nvmlGpmMigSampleGet",
+    }  # fmt: skip
     for name in called:
         assert callable(getattr(pynvml, name)), name
         assert callable(getattr(nvml, name)), name
@@ -83,6 +88,10 @@ def test_structures_have_the_real_fields() -> None:
         "c_nvmlGpmMetricsGet_t",
         "c_nvmlGpmSupport_t",
         "c_metricInfo_t",
+        "c_nvmlDeviceAttributes",
+        "c_nvmlGpuInstancePlacement_t",
+        "c_nvmlGpuInstanceInfo_t",
+        "c_nvmlGpuInstanceProfileInfo_v2_t",
     ):
         real = [f[0] for f in getattr(pynvml, name)._fields_]
         assert [f[0] for f in getattr(nvml, name)._fields_] == real, name
@@ -176,6 +185,42 @@ def test_gpm_metrics_between_two_samples_are_the_later_ticks_values() -> None:
     assert nvml.nvmlGpmQueryDeviceSupport(handle).isSupportedDevice == 0
     nvml.nvmlGpmSampleFree(first)
     nvml.nvmlGpmSampleFree(second)
+    nvml.nvmlShutdown()
+
+
+def test_mig_gpu_instances_and_their_gpm_samples() -> None:
+    nvml.reset(mig=[1])
+    nvml.nvmlInit()
+    plain, mig = nvml.nvmlDeviceGetHandleByIndex(0), nvml.nvmlDeviceGetHandleByIndex(1)
+    assert nvml.nvmlDeviceGetMigMode(mig) == [1, 1] and nvml.nvmlDeviceGetMigMode(plain) == [0, 0]
+    with pytest.raises(abi.NVMLError_NotFound):
+        nvml.nvmlDeviceGetMigDeviceHandleByIndex(plain, 0)
+    handles = [nvml.nvmlDeviceGetMigDeviceHandleByIndex(mig, i) for i in range(2)]
+    with pytest.raises(abi.NVMLError_NotFound):
+        nvml.nvmlDeviceGetMigDeviceHandleByIndex(mig, 2)
+    assert [nvml.nvmlDeviceGetGpuInstanceId(h) for h in handles] == [1, 2]
+    assert nvml.nvmlDeviceIsMigDeviceHandle(handles[0]).value == 1 and nvml.nvmlDeviceIsMigDeviceHandle(mig).value == 0
+    assert nvml.nvmlDeviceGetAttributes(handles[1]).gpuInstanceSliceCount == 3
+    info = nvml.nvmlGpuInstanceGetInfo(nvml.nvmlDeviceGetGpuInstanceById(mig, 2))
+    assert (info.id, info.profileId) == (2, nvml.NVML_GPU_INSTANCE_PROFILE_3_SLICE)
+    assert nvml.nvmlDeviceGetGpuInstanceProfileInfoById(mig, info.profileId).name == "MIG 3g.40gb"  # decoded, as pynvml's _PrintableStructure does
+    samples = [nvml.nvmlGpmSampleAlloc() for _ in range(4)]
+    nvml.nvmlGpmMigSampleGet(mig, 2, samples[0])
+    nvml.nvmlGpmSampleGet(mig, samples[2])
+    frame = nvml.advance()
+    nvml.nvmlGpmMigSampleGet(mig, 2, samples[1])
+    request = nvml.c_nvmlGpmMetricsGet_t()
+    request.version, request.numMetrics = nvml.NVML_GPM_METRICS_GET_VERSION, 1
+    request.metrics[0].metricId = nvml.NVML_GPM_METRIC_SM_UTIL
+    request.sample1, request.sample2 = samples[0], samples[1]
+    nvml.nvmlGpmMetricsGet(request)
+    gpu = float(frame.metrics["sm_active_pct"][frame.gpu_index.tolist().index(1)])
+    assert request.metrics[0].nvmlReturn == 0 and request.metrics[0].value == gpu * 0.5
+    request.sample1 = samples[2]  # a GPU sample with an instance sample: not one source
+    with pytest.raises(abi.NVMLError_InvalidArgument):
+        nvml.nvmlGpmMetricsGet(request)
+    with pytest.raises(abi.NVMLError_NotFound):
+        nvml.nvmlGpmMigSampleGet(mig, 5, samples[3])
     nvml.nvmlShutdown()
 
 

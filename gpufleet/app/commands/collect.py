@@ -98,7 +98,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return _export(source, exposition, args, run_ticks)
     ticks: int | None
     if args.once:
-        messages, ticks = frozenset({"samples", "facility", "processes"}), 1
+        messages, ticks = frozenset({"samples", "facility", "processes", "instance_activity"}), 1
     elif args.events_for:
         messages, ticks = frozenset({"events", "facility"}), math.ceil(args.events_for / args.interval)
     else:
