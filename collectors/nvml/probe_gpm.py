@@ -6,6 +6,8 @@ metric the collector reads (and a few it does not: integer, DFMA/DMMA/IMMA, per-
 NVLink) returns; how long `nvmlDeviceGetComputeRunningProcesses_v3` takes and how many
 processes it lists; whether the driver offers recovery-action events (0x8000) and what
 field 230 holds. Samples of a GPU are taken `gpm.MIN_INTERVAL_S` apart, as NVIDIA asks.
+On a GPU in MIG mode (never changed here) it lists the GPU instances and reads the first
+one's GPM with `nvmlGpmMigSampleGet`, timed the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from collectors.nvml import gpm
 from collectors.nvml.events import EVENT_TYPE_GPU_RECOVERY_ACTION
 from collectors.nvml.lib import SUCCESS, NvmlCallError, NvmlLib
+from collectors.nvml.mig import discover
 from collectors.nvml.sampler import GpuState
 
 # read by the collector, plus: INTEGER_UTIL, DFMA, DMMA, IMMA, NVLink L0 RX/TX
@@ -51,6 +54,20 @@ def probe_gpu(lib: NvmlLib, gpu: GpuState, pairs: int) -> dict[str, Any]:
     out["gpm_query_code"] = code
     if out["gpm_supported"]:
         out.update(_gpm(lib, gpu, pairs))
+    if gpu.mig:
+        out["mig"] = _mig(lib, gpu, pairs if out["gpm_supported"] else 0)
+    return out
+
+
+def _mig(lib: NvmlLib, gpu: GpuState, pairs: int) -> dict[str, Any]:
+    """The GPU instances of a MIG GPU, and the first one's GPM (per-instance sampling)."""
+    try:
+        found = discover(lib, gpu.handle)
+    except NvmlCallError as e:
+        return {"error": str(e)}
+    out: dict[str, Any] = {"instances": [{"gpu_instance_id": g, "profile": p, "slice_count": n} for g, p, n in found]}
+    if found and pairs:
+        out.update(_gpm(lib, gpu, pairs, gpu_instance_id=found[0][0]))
     return out
 
 
@@ -77,7 +94,7 @@ def _processes(lib: NvmlLib, gpu: GpuState, calls: int) -> dict[str, Any]:
     return {"processes": {"codes": sorted(codes), "count": count, **_stats(lat)}}
 
 
-def _gpm(lib: NvmlLib, gpu: GpuState, pairs: int) -> dict[str, Any]:
+def _gpm(lib: NvmlLib, gpu: GpuState, pairs: int, gpu_instance_id: int | None = None) -> dict[str, Any]:
     ids = (*gpm.METRIC_IDS, *EXTRA_METRICS)
     samples = [lib.call("nvmlGpmSampleAlloc"), lib.call("nvmlGpmSampleAlloc")]
     request = lib.const("c_nvmlGpmMetricsGet_t")()
@@ -86,11 +103,12 @@ def _gpm(lib: NvmlLib, gpu: GpuState, pairs: int) -> dict[str, Any]:
     for i, metric_id in enumerate(ids):
         request.metrics[i].metricId = metric_id
     get_us, metrics_us, codes = [], [], set()
+    name, where = ("nvmlGpmSampleGet", ()) if gpu_instance_id is None else ("nvmlGpmMigSampleGet", (gpu_instance_id,))
     try:
-        lib.call("nvmlGpmSampleGet", gpu.handle, samples[0])
+        _timed(lib, name, gpu.handle, *where, samples[0])
         for _ in range(pairs):
             time.sleep(gpm.MIN_INTERVAL_S)
-            us, code, _ = _timed(lib, "nvmlGpmSampleGet", gpu.handle, samples[1])
+            us, code, _ = _timed(lib, name, gpu.handle, *where, samples[1])
             get_us.append(us)
             request.sample1, request.sample2 = samples[0], samples[1]
             us, mcode, _ = _timed(lib, "nvmlGpmMetricsGet", request)
@@ -141,10 +159,24 @@ def render(results: list[dict[str, Any]]) -> list[str]:
         f"| `nvmlDeviceGetComputeRunningProcesses_v3` ({p['count']} processes) | {p['n']} | {p['p50_us']:.1f} "
         f"| {p['p99_us']:.1f} | {p['max_us']:.1f} |"
     )
+    lines += _render_mig(results)
     metrics = first.get("gpm_metrics", {})
     if metrics:
         lines += ["", "| GPM metric id | column | NVML return | value |", "|---:|---|---|---:|"]
         for metric_id, answer in metrics.items():
             column = gpm.COLUMNS[gpm.METRIC_IDS.index(int(metric_id))] if int(metric_id) in gpm.METRIC_IDS else "(not read)"
             lines.append(f"| {metric_id} | {column} | {answer['code']} | {answer['value']:.2f} |")
+    return lines
+
+
+def _render_mig(results: list[dict[str, Any]]) -> list[str]:
+    """A line per MIG GPU: its GPU instances and the first one's nvmlGpmMigSampleGet timing."""
+    lines = []
+    for r in results:
+        mig = r.get("mig")
+        if mig is None:
+            continue
+        s = mig.get("gpm_sample_get")
+        timing = f"; `nvmlGpmMigSampleGet` p50 {s['p50_us']:.1f} µs, p99 {s['p99_us']:.1f} µs (n={s['n']})" if s else ""
+        lines.append(f"| MIG GPU {r['gpu']}: instances {mig.get('instances', mig.get('error'))}{timing} | | | | |")
     return lines

@@ -13,7 +13,7 @@ from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment, JobGpu
-from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuProcess, GpuProcesses
+from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInstanceActivity, GpuProcess, GpuProcesses
 from pipeline.ingest import Backoff, Ingest
 from pipeline.memory import MemoryBroker
 from storage.access import render_users
@@ -121,8 +121,9 @@ class Recording:
 
 def test_every_insert_pins_dedup_and_the_ingest_grants_are_exactly_its_tables(store: ClickHouseStore) -> None:
     """One delivery of every kind through ingest (samples, events, inventory, facility, jobs,
-    processes, a dead letter): every insert carries a token and the dedup settings; the tables written are the
-    ones `users.sql` grants the ingest user INSERT on, no more, no fewer."""
+    processes, MIG instance activity, a dead letter): every insert carries a token and the dedup
+    settings; the tables written are the ones `users.sql` grants the ingest user INSERT on, no
+    more, no fewer."""
     recording = Recording(store.client)
     spied = ClickHouseStore(recording, store.dsn)  # type: ignore[arg-type]
     fleet, frame = fleet_tick(16, 5)
@@ -142,9 +143,17 @@ def test_every_insert_pins_dedup_and_the_ingest_grants_are_exactly_its_tables(st
     broker.publish_processes(
         [GpuProcesses(cluster="c", hall="h", row="r", rack="k", node="n", ts_ms=now, gpus=[0], processes=[process])]
     )
+    instance = {"gpu_index": 0, "uuid": "GPU-0", "gpu_instance_id": 1, "sm_active_pct": 40}
+    broker.publish_instance_activity(
+        [
+            GpuInstanceActivity.model_validate(
+                {"cluster": "c", "hall": "h", "row": "r", "rack": "k", "node": "n", "ts_ms": now, "instances": [instance]}
+            )
+        ]
+    )
     stats = Ingest(broker, spied, FAST).run(until_idle_s=0.3)
     assert stats.rows == 16 and stats.dead_letters == 2 and stats.events == 1 and stats.facility == 1
-    assert stats.jobs == 1 and stats.processes == 1
+    assert stats.jobs == 1 and stats.processes == 1 and stats.instance_activity == 1
     written = {table for table, _ in recording.inserts}
     assert written == set(INGEST_TABLES)
     for table, settings in recording.inserts:

@@ -203,7 +203,8 @@ def test_mig_gpu_instances_and_their_gpm_samples() -> None:
     assert nvml.nvmlDeviceGetAttributes(handles[1]).gpuInstanceSliceCount == 3
     info = nvml.nvmlGpuInstanceGetInfo(nvml.nvmlDeviceGetGpuInstanceById(mig, 2))
     assert (info.id, info.profileId) == (2, nvml.NVML_GPU_INSTANCE_PROFILE_3_SLICE)
-    assert nvml.nvmlDeviceGetGpuInstanceProfileInfoById(mig, info.profileId).name == "MIG 3g.40gb"  # decoded, as pynvml's _PrintableStructure does
+    # the name comes back decoded, as pynvml's _PrintableStructure does
+    assert nvml.nvmlDeviceGetGpuInstanceProfileInfoById(mig, info.profileId).name == "MIG 3g.40gb"
     samples = [nvml.nvmlGpmSampleAlloc() for _ in range(4)]
     nvml.nvmlGpmMigSampleGet(mig, 2, samples[0])
     nvml.nvmlGpmSampleGet(mig, samples[2])
