@@ -16,6 +16,10 @@ Breakdown of one tick of an 8-GPU node:
   GPM calls (`nvmlGpmSampleGet` + `nvmlGpmMetricsGet` of 13 metrics per GPU) alone. The
   100 ms minimum between two GPM samples of a GPU is waived here (ticks run back to back;
   at 1 Hz it never waits).
+- MIG GPM (issue 15): every GPU in MIG mode with the double's two GPU instances each;
+  `sample()` with and without the per-instance GPM (`nvmlGpmMigSampleGet` + metrics per
+  instance), the raw per-instance calls alone, and the `gpu_instance_activity/1` message
+  (build + JSON encode). Baseline: the same MIG source's `sample()` without instances.
 
 Target (issue 3): collector overhead + message + encode <= 50 us per GPU-sample.
 """
@@ -105,6 +109,79 @@ def without_gpm(source: NvmlSource, sample: Callable[[], Any]) -> Callable[[], A
     return run
 
 
+def without_instances(source: NvmlSource, sample: Callable[[], Any]) -> Callable[[], Any]:
+    """`sample()` with every GPU's MIG instances left out for the call (whole-GPU GPM only)."""
+
+    def run() -> Any:
+        saved = [g.instances for g in source.gpus]
+        for g in source.gpus:
+            g.instances = []
+        try:
+            return sample()
+        finally:
+            for g, instances in zip(source.gpus, saved, strict=True):
+                g.instances = instances
+
+    return run
+
+
+def raw_mig_calls(gpus: list[GpuState]) -> Callable[[], None]:
+    """One tick's per-instance GPM calls straight to the double."""
+    work = [(gpu.handle, i.gpu_instance_id, g.samples, g.request) for gpu in gpus for i in gpu.instances if (g := i.gpm)]
+
+    def run() -> None:
+        for handle, gi, samples, request in work:
+            nvml.nvmlGpmMigSampleGet(handle, gi, samples[1])
+            request.sample1, request.sample2 = samples[0], samples[1]
+            nvml.nvmlGpmMetricsGet(request)
+
+    return run
+
+
+def bench_mig(n_gpus: int, ticks: int, repeats: int) -> None:
+    """The added cost of GPM per MIG GPU instance, every GPU in MIG mode."""
+    nvml.reset(gpus=n_gpus, mig=range(n_gpus))
+    source = NvmlSource(SourceConfig(kind="nvml", nvml_module="collectors.nvml.double", interval_s=3600.0))
+    source.open(lambda e: None)
+    try:
+        ts = [1_767_225_600_000]
+
+        def sample() -> Any:
+            ts[0] += 1000
+            return source.sample(ts[0])
+
+        sample()
+        [message] = source.instance_activity(ts[0])
+        chunk = max(1, ticks // repeats)
+        best = per_tick_us(
+            {
+                "no_instances": (without_instances(source, sample), chunk),
+                "sample": (sample, chunk),
+                "raw": (raw_mig_calls(source.gpus), chunk),
+                "message": (lambda: source.instance_activity(ts[0]), chunk),
+                "encode": (message.model_dump_json, chunk),
+            },
+            repeats,
+        )
+        k = sum(len(g.instances) for g in source.gpus)
+    finally:
+        source.close()
+    base, added = best["no_instances"], best["sample"] - best["no_instances"]
+    print(f"MIG: {n_gpus} GPUs in MIG mode, {k} GPU instances ({k / n_gpus:.0f} per GPU)")
+    print(f"{'step':46s} {'us/tick':>10s} {'us/inst':>8s} {'x baseline':>11s}")
+    for name, us in (
+        ("MIG: sample() without instances (baseline)", base),
+        ("MIG: sample() with per-instance GPM", best["sample"]),
+        ("MIG: added per tick (with - without)", added),
+        ("MIG: raw per-instance GPM calls (double)", best["raw"]),
+        ("MIG: message: instance_activity()", best["message"]),
+        ("MIG: encode: model_dump_json", best["encode"]),
+    ):
+        print(f"{name:46s} {us:10.1f} {us / k:8.1f} {us / base:11.2f}")
+    total = added + best["message"] + best["encode"]
+    print(f"MIG instances add {100 * total / base:.0f} % to the tick (sample + message + encode): {total / k:.1f} us/instance")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ticks", type=int, default=4000)
@@ -173,6 +250,7 @@ def main() -> None:
     print(f"{'GPM: added per tick (sample - without GPM)':46s} {added:10.1f} {added / n:8.1f} {added / baseline:11.2f}")
     collector = (added - gpm_raw) / n
     print(f"GPM adds {100 * added / no_gpm:.0f} % to sample(); the collector's part (added - raw calls): {collector:.1f} us/GPU")
+    bench_mig(n, args.ticks, args.repeats)
 
 
 if __name__ == "__main__":
