@@ -30,6 +30,7 @@ from collectors.nvml.double_abi import (
     NVMLError,
     _PrintableStructure,
 )
+from collectors.nvml.double_mig import instance_of
 from collectors.nvml.double_state import MIB, MIG_LAYOUT, state
 from gpufleet.contract.columns import GPM_METRICS
 
@@ -133,7 +134,7 @@ def nvmlGpmMigSampleGet(device: Any, gpuInstanceId: int, gpmSample: Any) -> Any:
     st = state()
     with st.lock:
         dev = st.device(device, "nvmlGpmMigSampleGet")
-        inst = st.instance(dev, int(gpuInstanceId))
+        inst = instance_of(dev, int(gpuInstanceId))
         code = st.code_for(dev, f"nvmlGpmMigSampleGet:{inst.gpu_instance_id}")
         if code:
             raise NVMLError(code)

@@ -21,8 +21,14 @@ import ctypes
 from ctypes import POINTER, Structure, c_char, c_uint, c_ulonglong
 from typing import Any
 
-from collectors.nvml.double_abi import NVML_ERROR_NOT_FOUND, NVMLError, _PrintableStructure, c_nvmlDevice_t
-from collectors.nvml.double_state import state
+from collectors.nvml.double_abi import (
+    NVML_ERROR_INVALID_ARGUMENT,
+    NVML_ERROR_NOT_FOUND,
+    NVMLError,
+    _PrintableStructure,
+    c_nvmlDevice_t,
+)
+from collectors.nvml.double_state import _Device, _Instance, state
 
 NVML_DEVICE_NAME_V2_BUFFER_SIZE = 96
 NVML_GPU_INSTANCE_PROFILE_3_SLICE = 0x2
@@ -91,6 +97,14 @@ SLICES_OF_PROFILE = {
 }
 
 
+def instance_of(dev: _Device, gpu_instance_id: int) -> _Instance:
+    """GPU instance `gpu_instance_id` of `dev` (NOT_FOUND: no such instance; INVALID_ARGUMENT: no MIG)."""
+    for inst in dev.instances:
+        if inst.gpu_instance_id == gpu_instance_id:
+            return inst
+    raise NVMLError(NVML_ERROR_NOT_FOUND if dev.mig else NVML_ERROR_INVALID_ARGUMENT)
+
+
 def nvmlDeviceGetMaxMigDeviceCount(device: Any) -> int:
     state().device(device, "nvmlDeviceGetMaxMigDeviceCount")
     return MAX_MIG_DEVICES
@@ -138,7 +152,7 @@ def nvmlDeviceGetGpuInstanceById(device: Any, gpuInstanceId: int) -> Any:
     st = state()
     with st.lock:
         dev = st.device(device, "nvmlDeviceGetGpuInstanceById")
-        inst = st.instance(dev, gpuInstanceId)
+        inst = instance_of(dev, gpuInstanceId)
         return ctypes.pointer(struct_c_nvmlGpuInstance_t(dev.index, inst.gpu_instance_id))
 
 
@@ -148,7 +162,7 @@ def nvmlGpuInstanceGetInfo(gpuInstance: Any) -> Any:
         st.check_init()
         index, gi = int(gpuInstance.contents._index), int(gpuInstance.contents._id)
         dev = st.device(st.devices[index].handle, "nvmlGpuInstanceGetInfo")
-        inst = st.instance(dev, gi)
+        inst = instance_of(dev, gi)
         info = c_nvmlGpuInstanceInfo_t()
         info.device, info.id, info.profileId = dev.handle, gi, inst.profile_id
         info.placement.start = 0 if gi == 1 else 4

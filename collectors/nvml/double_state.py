@@ -15,7 +15,6 @@ from collectors.nvml import double_abi
 from collectors.nvml.double_abi import (
     NVML_ERROR_GPU_IS_LOST,
     NVML_ERROR_INVALID_ARGUMENT,
-    NVML_ERROR_NOT_FOUND,
     NVML_ERROR_NOT_SUPPORTED,
     NVML_ERROR_UNINITIALIZED,
     NVML_VALUE_TYPE_UNSIGNED_INT,
@@ -225,12 +224,6 @@ class DoubleState:
             raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
         self.device(found[0].handle, key)
         return found
-
-    def instance(self, dev: _Device, gpu_instance_id: int) -> _Instance:
-        for inst in dev.instances:
-            if inst.gpu_instance_id == gpu_instance_id:
-                return inst
-        raise NVMLError(NVML_ERROR_NOT_FOUND if dev.mig else NVML_ERROR_INVALID_ARGUMENT)
 
     def code_for(self, dev: _Device, key: Key) -> int:
         """The error this (device, function or field) should answer with, or 0."""
