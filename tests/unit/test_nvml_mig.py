@@ -8,6 +8,7 @@ columns can be compared with what the fleet produced for its GPU.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +20,8 @@ from collectors.nvml.source import NvmlSource
 from gpufleet.app.cli import main
 from gpufleet.contract.columns import GPM_COLUMNS
 from gpufleet.contract.schema import GpuEvent, GpuInstanceActivity, InstanceActivity
+from pipeline.kafka.decoder import decode_models
+from pipeline.memory import MemoryBroker
 from tests.support.nvml_frames import TS, tick, value
 
 DOUBLE = "collectors.nvml.double"
@@ -183,3 +186,21 @@ def test_collect_once_without_mig_prints_no_instance_activity(
     assert main(["collect", "--source", "nvml", "--nvml-module", DOUBLE, "--once"]) == 0
     out = capsys.readouterr().out
     assert "gpu_instance_activity" not in out and "gpufleet.node_sample/2" in out
+
+
+def test_bad_instance_activity_is_refused_with_a_reason_and_late_one_dead_lettered() -> None:
+    labels = {"cluster": "c", "hall": "h", "row": "r", "rack": "k", "node": "n"}
+    now = int(time.time() * 1000)
+    good = {**labels, "schema": "gpufleet.gpu_instance_activity/1", "ts_ms": now, "instances": [
+        {"gpu_index": 0, "uuid": "GPU-0", "gpu_instance_id": 1, "sm_active_pct": 50}]}  # fmt: skip
+    broken = json.loads(json.dumps(good))
+    broken["instances"][0]["sm_active_pct"] = 101  # a percentage above 100: broken
+    decoded, refused = decode_models([json.dumps(good).encode(), json.dumps(broken).encode()], GpuInstanceActivity, 1 << 20)
+    assert len(decoded) == 1 and decoded[0].instances[0].sm_active_pct == 50 and decoded[0].instances[0].tensor_active_pct is None
+    assert [r.index for r in refused] == [1] and "sm_active_pct" in refused[0].reason
+    broker = MemoryBroker()
+    late = GpuInstanceActivity.model_validate({**good, "ts_ms": now + 86_400_000})  # a day ahead
+    broker.publish_instance_activity([decoded[0], late])
+    delivery = broker.poll(1.0)
+    assert delivery is not None and delivery.instance_activity == [decoded[0]]
+    assert len(delivery.dead_letters) == 1 and "out of time window" in delivery.dead_letters[0].reason
