@@ -18,8 +18,8 @@ idempotence. Its own chDB path. Per cluster:
    topic and exits `--idle` s after the last data; its stats line every 0.25 s, read as it is
    written, times the drain alone (start-up, group join and idle wait left out);
 6. in process: `KafkaSubscription` + `Ingest` (group join excluded) until every row is stored;
-7. freshness: a collector `Agent` at `--nominal-gpus` GPUs at 1 Hz for `--seconds` into the
-   same `Ingest`; after each step a query of the store says which rows became visible, and
+7. freshness: `gpufleet emit` (a subprocess) at `--nominal-gpus` GPUs at 1 Hz for `--seconds`
+   into an `Ingest` here; after each step a query of the store says which rows became visible, and
    each row's lag is (first query that saw it − its sample timestamp): p50/p99.
 
 The brokers share the machine's cores with the producer, ingest and everything else here;
@@ -34,7 +34,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -50,7 +49,6 @@ from gpufleet.contract.settings import KafkaSettings
 from pipeline.ingest import Ingest
 from pipeline.kafka import topics
 from pipeline.kafka.decoder import decode_samples
-from pipeline.kafka.producer import KafkaTransport, ProducerConfig
 from pipeline.kafka.subscription import KafkaSubscription, SubscriptionConfig
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
@@ -234,32 +232,30 @@ def end_to_end(bootstrap: str, store: ClickHouseStore, rows: int) -> tuple[float
 
 
 def freshness(bootstrap: str, store: ClickHouseStore, gpus: int, seconds: int) -> tuple[float, float, float]:
-    from collectors.agent import Agent
-    from collectors.synthetic.source import SyntheticSource
-
-    transport = KafkaTransport(SETTINGS, bootstrap, ProducerConfig())
+    """`gpufleet emit` (its own process, as a fleet's collectors are) publishes `gpus` GPUs at
+    1 Hz for `seconds`; `Ingest` here stores them and a query after each step sees them."""
     sub = KafkaSubscription(SETTINGS, bootstrap, SubscriptionConfig(group=f"fresh-{time.time_ns()}", max_wait_s=0.25))
     ingest = Ingest(sub, store)
     while not sub.assigned:
         ingest.step(0.5)
-    # The fleet's clock starts now, after the group join, as a running collector's would.
-    start_ms = int(time.time() * 1000)
-    fleet = SyntheticFleet(
-        n_gpus=gpus, seed=2, scenario=load_scenario("none"), start_ms=start_ms, interval_s=1.0, run_s=seconds + 5
+    start_ms = int(time.time() * 1000)  # emit's clock starts after the group join, as a running fleet's would
+    emit = subprocess.Popen(
+        [sys.executable, "-m", "gpufleet", "emit", "--gpus", str(gpus), "--interval", "1", "--duration", str(seconds)],
+        env={**os.environ, **cli_env(bootstrap)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    agent = Agent(SyntheticSource(fleet), transport, 1.0)
-    thread = threading.Thread(target=agent.run, args=(seconds, start_ms), daemon=True)
-    thread.start()
     seen: dict[int, int] = {}  # sample ts_ms -> rows of it visible so far
     lags: list[np.ndarray] = []
-    while thread.is_alive() or transport.pending_messages or sub.gathered_messages:
+    quiet = 0
+    while emit.poll() is None or quiet < 4 or sub.gathered_messages:
         delivery = ingest.step(0.5)
         if delivery is not None and len(delivery.samples):
             lags.append(visible_lags(store, start_ms, seen))
-        if not thread.is_alive() and delivery is None and not transport.pending_messages:
-            break
-    transport.close()
+        quiet = 0 if delivery is not None or emit.poll() is None else quiet + 1
     sub.close()
+    if emit.returncode != 0:
+        raise SystemExit(f"gpufleet emit exited {emit.returncode}")
     lag = np.concatenate(lags) if lags else np.zeros(1)
     return float(np.percentile(lag, 50)), float(np.percentile(lag, 99)), float(lag.max())
 
