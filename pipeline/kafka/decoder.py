@@ -5,11 +5,12 @@ msgspec in a single call, then stream every GPU's metric values (`attrgetter`) s
 one int64 buffer (`np.fromiter`): no list of per-GPU tuples, no per-field Python loop.
 Batches with nulls take one float64 conversion (None becomes NaN: the null mask) while every
 value is below 2**53, where float64 is exact. Measured against Apache Arrow's JSON reader
-(docs/benchmarks.md, "Columnar decode"): msgspec parses these messages several times faster,
-so the GPUs pass through msgspec structs (built in C) rather than Arrow columns. Anything
-msgspec refuses is decoded again alone, and pydantic — the schema of record — decides: it
-accepts what msgspec's strictness refused (e.g. `"5"` for 5) and explains what it rejects. Cross-field rules run on the frame,
-vectorised (`check_frame`). Events and inventory are few and go through pydantic directly.
+(docs/benchmarks.md, Kafka pipeline, "Issue 17"): msgspec's parse plus every column is
+faster than Arrow's parse alone, so the GPUs pass through msgspec structs (built in C)
+rather than Arrow columns. Anything msgspec refuses is decoded again alone, and pydantic —
+the schema of record — decides: it accepts what msgspec's strictness refused (e.g. `"5"`
+for 5) and explains what it rejects. Cross-field rules run on the frame, vectorised
+(`check_frame`). Events and inventory are few and go through pydantic directly.
 """
 
 from __future__ import annotations
