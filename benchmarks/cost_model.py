@@ -27,7 +27,9 @@ figures: the rollup insert path changes between commits, re-run after merging.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -160,6 +162,7 @@ def main() -> None:
     import crc32c  # noqa: F401  (kafka-python's CRC in C: without it fetch costs 16x)
 
     root = Path(tempfile.mkdtemp(prefix="cost-model-"))
+    atexit.register(shutil.rmtree, root, True)  # a broker log and a chDB store: hundreds of MB
     pairs = messages(args.gpus, args.ticks)
     values = [v for _, v in pairs]
     batches = [values[i : i + BATCH_MESSAGES] for i in range(0, len(values), BATCH_MESSAGES)]
@@ -190,6 +193,8 @@ def main() -> None:
         if key in per_m:
             print(f"{label:<48} {where:<9} {per_m[key]:>12.2f} " + " ".join(f"{per_m[key] * n / 1e6:>17.2f}" for n in FLEETS))
     for where in ("ingest", "store", "broker"):
+        if not any(names[k][1] == where for k in per_m):
+            continue  # --no-kafka: no broker figure, not a zero one
         total = sum(v for k, v in per_m.items() if names[k][1] == where)
         print(f"{'total ' + where:<48} {'':<9} {total:>12.2f} " + " ".join(f"{total * n / 1e6:>17.2f}" for n in FLEETS))
     python = sum(per_m[k] for k in ("fetch", "decode", "checks", "encode") if k in per_m)
