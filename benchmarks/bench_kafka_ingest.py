@@ -1,7 +1,7 @@
 """Kafka → ClickHouse ingest rate, beside its parts measured on the same messages in the same run.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_kafka_ingest.py [--gpus 24000] [--ticks 10] [--nominal-gpus 4096]
-        [--brokers 1 3]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_kafka_ingest.py [--gpus 24000] [--ticks 10] [--nominal-gpus 20000]
+        [--seconds 20] [--idle 3] [--brokers 1 3]
 
 For each `--brokers` size, starts its own Apache Kafka cluster (the jars `make services`
 fetched; KRaft nodes on free loopback ports: tests/support/kafka_cluster.py): one broker
@@ -10,11 +10,17 @@ idempotence. Its own chDB path. Per cluster:
 
 1. produce `gpus × ticks` GPU rows as node messages (8 GPUs each) into gpufleet.samples.v1;
 2. raw fetch: kafka-python (assign + batched poll) reads them all — the transport's ceiling;
-3. decode: `decode_samples` (msgspec + vectorised checks) vs pydantic + `frame_from_node_samples`;
+3. decode alone: `decode_samples` as it is (metrics streamed into one buffer) vs issue 4's
+   column build (`streamed=False`) vs pydantic + `frame_from_node_samples`, and Apache Arrow's
+   JSON reader (`pyarrow.json.read_json`, explicit schema, parse only) on the same bytes;
 4. raw insert: the same rows as frames straight into chDB with `insert_samples`;
-5. end to end: `KafkaSubscription` + `Ingest` (group join excluded) until every row is stored;
-6. freshness: `emit`-like load at `--nominal-gpus` GPUs at 1 Hz for `--seconds`, p50/p99 of
-   (row queryable − sample timestamp).
+5. the command: `gpufleet ingest` (a subprocess, its own chDB path) drains the pre-filled
+   topic and exits `--idle` s after the last data; its stats line every 0.25 s, read as it is
+   written, times the drain alone (start-up, group join and idle wait left out);
+6. in process: `KafkaSubscription` + `Ingest` (group join excluded) until every row is stored;
+7. freshness: `gpufleet emit` (a subprocess) at `--nominal-gpus` GPUs at 1 Hz for `--seconds`
+   into an `Ingest` here; after each step a query of the store says which rows became visible, and
+   each row's lag is (first query that saw it − its sample timestamp): p50/p99.
 
 The brokers share the machine's cores with the producer, ingest and everything else here;
 ratios against the raw rates measured in the same run are the stable part.
@@ -23,9 +29,11 @@ ratios against the raw rates measured in the same run are the stable part.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -41,7 +49,6 @@ from gpufleet.contract.settings import KafkaSettings
 from pipeline.ingest import Ingest
 from pipeline.kafka import topics
 from pipeline.kafka.decoder import decode_samples
-from pipeline.kafka.producer import KafkaTransport, ProducerConfig
 from pipeline.kafka.subscription import KafkaSubscription, SubscriptionConfig
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
@@ -96,16 +103,91 @@ def raw_fetch(bootstrap: str, expected: int) -> tuple[float, list[bytes]]:
     return len(values) / elapsed, values
 
 
-def decode_rates(values: list[bytes], batch: int = 5000) -> tuple[float, float, list[GpuFrame]]:
-    frames = []
-    started = time.perf_counter()
-    for i in range(0, len(values), batch):
-        frames.append(decode_samples(values[i : i + batch])[0])
-    fast = sum(len(f) for f in frames) / (time.perf_counter() - started)
+def decode_rates(values: list[bytes], batch: int = 5000) -> tuple[dict[str, float], list[GpuFrame]]:
+    """rows/s of each decoder over the same values in `batch`-message deliveries (CPU time:
+    the brokers and other work share these cores, and only this thread decodes)."""
+    rates: dict[str, float] = {}
+    frames: list[GpuFrame] = []
+    for name, streamed in (("table", False), ("streamed", True)):
+        frames = []
+        started = time.process_time()
+        for i in range(0, len(values), batch):
+            frames.append(decode_samples(values[i : i + batch], streamed=streamed)[0])
+        rates[name] = sum(len(f) for f in frames) / (time.process_time() - started)
     sample = values[:batch]
+    started = time.process_time()
+    rates["pydantic"] = len(frame_from_node_samples(NodeSample.model_validate_json(v) for v in sample)) / (
+        time.process_time() - started
+    )
+    rates["arrow"] = arrow_parse_rate(sample)
+    return rates, frames
+
+
+def arrow_parse_rate(values: list[bytes]) -> float:
+    """GPU rows/s of `pyarrow.json.read_json` alone (no checks, no frame) with the wire schema
+    given explicitly: the columnar reader issue 17 proposed, measured on the same bytes."""
+    # chDB's dependency, not the ingest's: only this comparison uses it
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.json as pj  # type: ignore[import-untyped]
+
+    from gpufleet.contract.columns import METRIC_COLUMNS, TOPOLOGY_LABELS
+
+    kinds = {np.bool_: pa.bool_(), np.uint64: pa.uint64()}
+    gpu = pa.struct(
+        [("gpu_index", pa.int64()), ("uuid", pa.string())] + [(m.name, kinds.get(m.dtype, pa.int64())) for m in METRIC_COLUMNS]
+    )
+    node = [(k, pa.string()) for k in TOPOLOGY_LABELS] + [("schema", pa.string()), ("ts_ms", pa.int64()), ("seq", pa.uint64())]
+    options = pj.ParseOptions(explicit_schema=pa.schema([*node, ("gpus", pa.list_(gpu))]), unexpected_field_behavior="error")
+    joined = pa.py_buffer(b"\n".join(values))
+    started = time.process_time()
+    table = pj.read_json(joined, read_options=pj.ReadOptions(block_size=4 << 20), parse_options=options)
+    elapsed = time.process_time() - started  # includes Arrow's worker threads: the process's CPU
+    return int(pa.compute.sum(pa.compute.list_value_length(table.column("gpus"))).as_py()) / elapsed
+
+
+def cli_env(bootstrap: str) -> dict[str, str]:
+    """The command's settings: this run's broker and topic layout (what `reset` created)."""
+    names = ("samples", "events", "inventory", "facility", "deadletter")
+    env = {f"GPUFLEET_KAFKA__{n.upper()}_PARTITIONS": str(getattr(SETTINGS, f"{n}_partitions")) for n in names}
+    env |= {"GPUFLEET_KAFKA__REPLICATION_FACTOR": str(SETTINGS.replication_factor)}
+    env |= {"GPUFLEET_KAFKA__MIN_INSYNC_REPLICAS": str(SETTINGS.min_insync_replicas), "GPUFLEET_KAFKA__BOOTSTRAP": bootstrap}
+    return env
+
+
+def run_command(bootstrap: str, root: str, idle_s: float, interval_s: float = 0.25) -> tuple[float, int, float]:
+    """`gpufleet ingest` (fresh group and chDB path) on the topic as it is, until it exits idle.
+
+    Its stats line every `interval_s` is read as it is written: the drain runs from the last
+    line before any row was stored to the first line that shows the final count, so start-up,
+    group join and the idle wait before exit are left out (±1 interval at each end).
+    Returns (drain seconds, rows stored, whole run in wall seconds).
+    """
+    ns = time.time_ns()
+    args = ["ingest", "--store", f"chdb://{root}/cli-{ns}", "--group", f"cli-{ns}", "--exit-when-idle", str(idle_s)]
     started = time.perf_counter()
-    slow = len(frame_from_node_samples(NodeSample.model_validate_json(v) for v in sample)) / (time.perf_counter() - started)
-    return fast, slow, frames
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gpufleet", *args, "--stats-interval", str(interval_s)],
+        env={**os.environ, **cli_env(bootstrap)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen: list[tuple[float, int]] = []  # (when the line arrived, rows stored by then)
+    tail: list[str] = []
+    for line in proc.stderr:
+        if line.startswith("{") and '"rows_per_s"' in line:
+            seen.append((time.perf_counter(), int(json.loads(line)["rows"])))
+        tail = [*tail[-20:], line]
+    if proc.wait(timeout=900) != 0:
+        raise SystemExit(f"gpufleet ingest exited {proc.returncode}: {''.join(tail)}")
+    wall_s = time.perf_counter() - started
+    rows = seen[-1][1] if seen else 0
+    if not rows:
+        return 0.0, 0, wall_s
+    begin = max(t for t, n in seen if n == 0) if any(n == 0 for _, n in seen) else started
+    end = min(t for t, n in seen if n == rows)
+    return end - begin, rows, wall_s
 
 
 def raw_insert(store: ClickHouseStore, frames: list[GpuFrame]) -> tuple[float, float]:
@@ -150,34 +232,49 @@ def end_to_end(bootstrap: str, store: ClickHouseStore, rows: int) -> tuple[float
 
 
 def freshness(bootstrap: str, store: ClickHouseStore, gpus: int, seconds: int) -> tuple[float, float, float]:
-    from collectors.agent import Agent
-    from collectors.synthetic.source import SyntheticSource
-
-    transport = KafkaTransport(SETTINGS, bootstrap, ProducerConfig())
+    """`gpufleet emit` (its own process, as a fleet's collectors are) publishes `gpus` GPUs at
+    1 Hz for `seconds`; `Ingest` here stores them and a query after each step sees them."""
     sub = KafkaSubscription(SETTINGS, bootstrap, SubscriptionConfig(group=f"fresh-{time.time_ns()}", max_wait_s=0.25))
     ingest = Ingest(sub, store)
     while not sub.assigned:
         ingest.step(0.5)
-    # The fleet's clock starts now, after the group join, as a running collector's would.
-    start_ms = int(time.time() * 1000)
-    fleet = SyntheticFleet(
-        n_gpus=gpus, seed=2, scenario=load_scenario("none"), start_ms=start_ms, interval_s=1.0, run_s=seconds + 5
+    start_ms = int(time.time() * 1000)  # emit's clock starts after the group join, as a running fleet's would
+    emit = subprocess.Popen(
+        [sys.executable, "-m", "gpufleet", "emit", "--gpus", str(gpus), "--interval", "1", "--duration", str(seconds)],
+        env={**os.environ, **cli_env(bootstrap)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    agent = Agent(SyntheticSource(fleet), transport, 1.0)
-    thread = threading.Thread(target=agent.run, args=(seconds, start_ms), daemon=True)
-    thread.start()
+    seen: dict[int, int] = {}  # sample ts_ms -> rows of it visible so far
     lags: list[np.ndarray] = []
-    while thread.is_alive() or transport.pending_messages or sub.gathered_messages:
+    quiet = 0
+    while emit.poll() is None or quiet < 4 or sub.gathered_messages:
         delivery = ingest.step(0.5)
         if delivery is not None and len(delivery.samples):
-            lags.append(time.time() - delivery.samples.ts_ms / 1000)  # queryable now: the insert returned
-            assert delivery.samples.ts_ms.min() >= start_ms
-        if not thread.is_alive() and delivery is None and not transport.pending_messages:
-            break
-    transport.close()
+            lags.append(visible_lags(store, start_ms, seen))
+        quiet = 0 if delivery is not None or emit.poll() is None else quiet + 1
     sub.close()
+    if emit.returncode != 0:
+        raise SystemExit(f"gpufleet emit exited {emit.returncode}")
     lag = np.concatenate(lags) if lags else np.zeros(1)
     return float(np.percentile(lag, 50)), float(np.percentile(lag, 99)), float(lag.max())
+
+
+def visible_lags(store: ClickHouseStore, start_ms: int, seen: dict[int, int]) -> np.ndarray:
+    """Ask the store which rows are visible now; each row not seen before lags (now − its ts)."""
+    now_s = time.time()
+    sql = (
+        "SELECT toUnixTimestamp64Milli(ts) AS t, count() AS n FROM gpu_samples"
+        " WHERE ts >= fromUnixTimestamp64Milli({start:Int64}) GROUP BY t"
+    )
+    rows = store.query(sql, {"start": start_ms}).rows
+    lags = []
+    for t, n in rows:
+        new = int(n) - seen.get(int(t), 0)
+        if new > 0:
+            lags.append(np.full(new, now_s - int(t) / 1000))
+            seen[int(t)] = int(n)
+    return np.concatenate(lags) if lags else np.zeros(0)
 
 
 def run(brokers: int, args: argparse.Namespace, store: ClickHouseStore, messages: list[tuple[bytes, bytes]], root: str) -> None:
@@ -192,18 +289,26 @@ def run(brokers: int, args: argparse.Namespace, store: ClickHouseStore, messages
               f"min.insync.replicas {SETTINGS.min_insync_replicas}, acks=all")  # fmt: skip
         print(f"produce (kafka-python, lz4)      {produce(bootstrap, messages):>12,.0f} msg/s")
         fetch_msgs, values = raw_fetch(bootstrap, len(messages))
-        print(f"raw fetch (kafka-python)         {fetch_msgs:>12,.0f} msg/s = {fetch_msgs * 8:>10,.0f} rows/s")
-        fast, slow, frames = decode_rates(values)
-        print(f"decode, msgspec batch            {fast:>12,.0f} rows/s   (pydantic per message: {slow:,.0f} rows/s)")
+        fetch = fetch_msgs * 8
+        print(f"raw fetch (kafka-python)         {fetch_msgs:>12,.0f} msg/s = {fetch:>10,.0f} rows/s")
+        rates, frames = decode_rates(values)
+        print(f"decode alone, streamed columns   {rates['streamed']:>12,.0f} rows/CPU-s "
+              f"(issue 4's tuple table: {rates['table']:,.0f}, x{rates['streamed'] / rates['table']:.2f}; "
+              f"pydantic per message: {rates['pydantic']:,.0f}; Arrow read_json parse alone: {rates['arrow']:,.0f})")  # fmt: skip
         insert, plain = raw_insert(store, frames)
         print(
             f"raw insert (chDB, Native block)  {insert:>12,.0f} rows/s   (same blocks, table without views: {plain:,.0f} rows/s)"
         )
-        e2e, parts = end_to_end(bootstrap, store, sum(len(f) for f in frames))
-        serial = 1 / (1 / (fetch_msgs * 8) + 1 / fast + 1 / insert)
-        print(f"end to end Kafka → ClickHouse    {e2e:>12,.0f} rows/s   (serial sum of the parts: {serial:,.0f} rows/s;"
+        rows = sum(len(f) for f in frames)
+        drain_s, stored, wall_s = run_command(bootstrap, root, args.idle)
+        command = stored / max(drain_s, 1e-9)
+        print(f"`gpufleet ingest` drains topic   {command:>12,.0f} rows/s   ({stored:,} of {rows:,} rows in {drain_s:.1f} s;"
+              f" run {wall_s:.1f} s with start-up and {args.idle:g} s idle; vs raw fetch {command / fetch:.0%})")  # fmt: skip
+        e2e, parts = end_to_end(bootstrap, store, rows)
+        serial = 1 / (1 / fetch + 1 / rates["streamed"] + 1 / insert)
+        print(f"in process Subscription + Ingest {e2e:>12,.0f} rows/s   (serial sum of the parts: {serial:,.0f} rows/s;"
               f" insert {parts['insert_share']:.0%} of the time, {parts['deliveries']:.0f} deliveries;"
-              f" vs raw fetch {e2e / (fetch_msgs * 8):.0%})")  # fmt: skip
+              f" vs raw fetch {e2e / fetch:.0%})")  # fmt: skip
         reset(cluster, SETTINGS)  # empty topics: the freshness group must not start on the backlog above
         p50, p99, worst = freshness(bootstrap, store, args.nominal_gpus, args.seconds)
         print(f"freshness at {args.nominal_gpus:,} GPUs x 1 Hz: p50 {p50:.2f} s, p99 {p99:.2f} s, max {worst:.2f} s")
@@ -212,7 +317,7 @@ def run(brokers: int, args: argparse.Namespace, store: ClickHouseStore, messages
 
 
 def main() -> None:
-    parser = flags(__doc__, gpus=24_000, ticks=10, nominal_gpus=4096, seconds=20)
+    parser = flags(__doc__, gpus=24_000, ticks=10, nominal_gpus=20_000, seconds=20, idle=3.0)
     parser.add_argument("--brokers", type=int, nargs="+", default=[1, 3], help="cluster sizes to run on (default: 1 3)")
     args = parser.parse_args()
     import crc32c  # noqa: F401  (kafka-python is 16x slower without it: pipeline-libraries.md §8)

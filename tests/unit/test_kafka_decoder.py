@@ -109,7 +109,7 @@ def test_two_messages_glued_into_one_value_are_not_split_into_two() -> None:
 
 
 _EDGE_INTS = st.sampled_from(
-    [-1, 0, 1, 100, 101, 200, 201, -40, -41, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**63 - 1, 2**64 - 1, 2**64]
+    [-1, 0, 1, 100, 101, 200, 201, -40, -41, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**53 + 1, 2**63 - 1, 2**64 - 1, 2**64]
 )
 _ODD = st.sampled_from(["5", "x", "", 5.0, 5.5, True, False, [], {}])
 
@@ -152,6 +152,64 @@ def test_msgspec_path_and_pydantic_agree(message: bytes) -> None:
     else:
         assert refused == [], (refused, message)
         assert_same_frame(frame, frame_from_node_samples([model]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(mutated(), min_size=2, max_size=6), st.booleans())
+def test_batch_verdicts_equal_pydantic_message_by_message(messages: list[bytes], streamed: bool) -> None:
+    """A batch mixes messages for the streamed columns, the float64 null path, the object
+    path and the per-message retry; each message's verdict and rows are still pydantic's."""
+    models: list[NodeSample] = []
+    rejected: list[int] = []
+    for i, message in enumerate(messages):
+        try:
+            models.append(NodeSample.model_validate_json(message))
+        except ValidationError:
+            rejected.append(i)
+    frame, refused = decode_samples(messages, streamed=streamed)
+    assert [r.index for r in refused] == rejected, (refused, messages)
+    assert_same_frame(frame, frame_from_node_samples(models))
+
+
+def _with(message: bytes, **gpu_values: Any) -> bytes:
+    msg = json.loads(message)
+    for gpu in msg["gpus"]:
+        gpu.update(gpu_values)
+    return json.dumps(msg).encode()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},  # no nulls: one int64 buffer
+        {"sm_active_pct": None, "mem_temp_c": None, "remap_pending": None, "power_mw": None},  # float64, NaN = null
+        {"energy_mj": 2**53 + 1, "tensor_active_pct": None},  # above float64's exact range: object path
+        {"clocks_event_reasons": 2**64 - 1},  # above int64: float64 then object path
+        {"remap_failure": True, "gpu_temp_c": -40, "ecc_corrected_count": 2**53 - 1},
+    ],
+    ids=["dense", "nulls", "above-2**53", "above-int64", "edges"],
+)
+def test_streamed_columns_equal_the_table_path_and_pydantic(change: dict[str, Any]) -> None:
+    messages = [_with(m, **change) for m in _messages(gpus=32, ticks=2)]
+    streamed, refused = decode_samples(messages)
+    table, refused_table = decode_samples(messages, streamed=False)
+    assert refused == refused_table == []
+    assert_same_frame(streamed, table)
+    assert_same_frame(streamed, frame_from_node_samples(NodeSample.model_validate_json(m) for m in messages))
+    for name, value in change.items():  # the change is there: not two equally wrong frames
+        if value is None:
+            assert streamed.null_mask(name).all(), name
+        else:
+            assert not streamed.null_mask(name).any() and (streamed.metrics[name] == value).all(), name
+
+
+def test_one_message_batch_and_a_bad_neighbour() -> None:
+    (one,) = _messages(gpus=8, ticks=1)
+    frame, refused = decode_samples([one])
+    assert refused == [] and len(frame) == 8
+    frame, refused = decode_samples([one, b"[" + one + b"]", _with(one, power_mw=None)])
+    assert [r.index for r in refused] == [1] and len(frame) == 16
+    assert frame.null_mask("power_mw").tolist() == [False] * 8 + [True] * 8
 
 
 def test_dead_letter_headers_say_where_and_why() -> None:
