@@ -93,4 +93,4 @@ def test_a_kubelet_that_is_down_is_logged_and_counted_and_samples_flow(tmp_path:
 
 def test_kubelet_with_metrics_only_is_a_setting_error(tmp_path: Path) -> None:
     done = run_cli(*COLLECT, "--kubelet-socket", str(tmp_path / "k.sock"), "--metrics-port", "0", "--duration", "1")
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--kubelet-socket" in done.stderr
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--jobs-source kubelet" in done.stderr

@@ -67,7 +67,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--hpc-job-mapping-dir",
         type=Path,
         metavar="DIR",
-        help="with --metrics-port: hpc_job labels from files named by GPU index (dcgm-exporter's format)",
+        help="with --metrics-port: hpc_job labels from files named by GPU index (dcgm-exporter's format); "
+        "with --jobs-source mapping: the folder polled",
+    )
+    collect.add_argument(
+        "--jobs-source",
+        metavar="KIND",
+        help="also poll this job source and publish its job messages: kubelet | mapping | slurm "
+        "(collectors/jobs/registry.py; default: kubelet with --kubelet-socket, else none)",
     )
     collect.add_argument(
         "--kubelet-socket",
@@ -91,6 +98,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.registry import MESSAGE_KINDS, TransportConfig, create_transport
 
     topology = node_topology(args, settings)
+    _jobs_kind(args)
     source = create_source(
         source_config(args, settings, kind=args.source, first_node=args.node_id, topology=topology, nvml_module=args.nvml_module)
     )
@@ -124,22 +132,35 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _jobs_kind(args: argparse.Namespace) -> str | None:
+    """The job source to poll inside the collector (`--jobs-source`; `--kubelet-socket` alone means kubelet)."""
+    from collectors.jobs.registry import job_source
+
+    kind: str | None = args.jobs_source or ("kubelet" if args.kubelet_socket else None)
+    if kind is not None:
+        job_source(kind)  # an unknown kind: exit 2 naming the valid ones, before any GPU is opened
+    return kind
+
+
 def _with_jobs(source: Any, args: argparse.Namespace, settings: Settings, publishing: bool) -> Any:
-    """`source`, polling the kubelet beside it when asked (docs/jobs.md, "Kubernetes")."""
-    if not args.kubelet_socket:
+    """`source`, polling a job source beside it when asked (docs/jobs.md, "Kubernetes")."""
+    kind = _jobs_kind(args)
+    if kind is None:
         return source
     if not publishing:
-        raise ConfigError("--kubelet-socket: job messages need --kafka (or stdout); /metrics alone carries no jobs")
+        raise ConfigError(f"--jobs-source {kind}: job messages need --kafka (or stdout); /metrics alone carries no jobs")
     from collectors.jobs.alongside import PolledJobs
-    from collectors.jobs.kubelet import KubeletJobs, list_pods
-
-    socket = args.kubelet_socket
+    from collectors.jobs.registry import DEFAULT_SOCKET, JobSourceConfig, create_job_source
 
     def make_poll(inventory: list[Any]) -> Any:
         node = inventory[0].node if inventory else os.uname().nodename  # the label the samples carry
-        return KubeletJobs(settings.cluster, node, {g.uuid: g.gpu_index for g in inventory}, lambda: list_pods(socket)).poll
+        config = JobSourceConfig(
+            kind, settings.cluster, node, {g.uuid: g.gpu_index for g in inventory},
+            kubelet_socket=args.kubelet_socket or DEFAULT_SOCKET, mapping_dir=args.hpc_job_mapping_dir,
+        )  # fmt: skip
+        return create_job_source(config)
 
-    return PolledJobs(source, make_poll, args.jobs_interval, name="kubelet")
+    return PolledJobs(source, make_poll, args.jobs_interval, name=kind)
 
 
 def _exposition(job_dir: Path | None) -> Any:
