@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
+from pipeline.kafka import topics
 from tests.support.cli import REPO, run_cli
+from tests.support.kafka_helpers import KafkaCluster, cli_env, read_topic
 from tests.support.kubelet_double import Container, Devices, PodResources, PodResourcesDouble
 
 COLLECT = ("collect", "--source", "synthetic", "--gpus", "8", "--interval", "0.2", "--jobs-interval", "0.5")
@@ -94,3 +96,21 @@ def test_a_kubelet_that_is_down_is_logged_and_counted_and_samples_flow(tmp_path:
 def test_kubelet_with_metrics_only_is_a_setting_error(tmp_path: Path) -> None:
     done = run_cli(*COLLECT, "--kubelet-socket", str(tmp_path / "k.sock"), "--metrics-port", "0", "--duration", "1")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--jobs-source kubelet" in done.stderr
+
+
+def test_collect_kafka_sends_the_pods_jobs_through_its_producer(kubelet: PodResourcesDouble, kafka1: KafkaCluster) -> None:
+    uuids = _uuids()
+    kubelet.pods = [PodResources("trainer-1", "ml", [Container("main", [Devices("nvidia.com/gpu", uuids[:8])])])]
+    created = run_cli("kafka", "topics", "--create", "--kafka", kafka1.bootstrap, env=cli_env(kafka1))
+    assert created.returncode == 0, created.stderr
+    done = run_cli(*COLLECT, "--kubelet-socket", str(kubelet.socket_path), "--duration", "2", "--kafka", kafka1.bootstrap,
+                   "--stats-interval", "0", env=cli_env(kafka1))  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["kubelet_polls"] >= 2 and summary["kubelet_poll_errors"] == 0 and summary["kubelet_job_messages"] == 1
+    assert summary["sampled_rows"] >= 8 * 8 and summary["undelivered_messages"] == 0
+    jobs = [json.loads(r.value) for r in read_topic(kafka1.bootstrap, topics.JOBS)]
+    mine = [j for j in jobs if j["job_id"] == "ml/trainer-1"]
+    assert [(j["phase"], len(j["gpus"])) for j in mine] == [("start", 8)]
+    samples = [json.loads(r.value) for r in read_topic(kafka1.bootstrap, topics.SAMPLES)]
+    assert mine[0]["node"] in {s["node"] for s in samples}  # same node label as its samples
