@@ -152,6 +152,11 @@ def _with_jobs(source: Any, args: argparse.Namespace, settings: Settings, publis
     from collectors.jobs.alongside import PolledJobs
     from collectors.jobs.registry import DEFAULT_SOCKET, JobSourceConfig, create_job_source
 
+    if kind == "kubelet":
+        from gpufleet.app.extras import require
+
+        require("grpc")  # now, as one line naming the extra, not in the poll thread's log
+
     def make_poll(inventory: list[Any]) -> Any:
         node = inventory[0].node if inventory else os.uname().nodename  # the label the samples carry
         config = JobSourceConfig(
