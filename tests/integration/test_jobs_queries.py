@@ -14,12 +14,14 @@ import pytest
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from collectors.synthetic.scheduler import SyntheticScheduler
+from dashboards.macros import ALL, TimeRange, expand
+from dashboards.sql import panel_sql
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment
 from storage import queries
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
-from tests.support.job_reference import TOP_ENERGY_BY_MINUTE
+from tests.support.job_reference import TOP_ENERGY_BY_MINUTE, TOP_ENERGY_PANEL_BY_MINUTE
 
 HOUR_MS = 3_600_000
 START_MS = 1_796_000_000_000 // HOUR_MS * HOUR_MS + 17 * 60_000 + 13_000  # off the hour and the minute
@@ -65,3 +67,24 @@ def test_top_energy_reads_hours_and_edges_and_answers_as_the_per_minute_join(
     assert got == expected
     hours = store.query("SELECT count() FROM gpu_hour").rows[0][0]
     assert hours >= 128 * 5  # whole hours exist to be read
+
+
+@pytest.mark.parametrize(
+    ("from_ms", "to_ms"),
+    [
+        (START_MS, START_MS + TICKS * 60_000),
+        (START_MS + 20 * 60_000 + 7_000, START_MS + 4 * HOUR_MS + 11 * 60_000 + 59_000),
+        (START_MS - 17 * 60_000 - 13_000 + HOUR_MS, START_MS - 17 * 60_000 - 13_000 + 4 * HOUR_MS),
+    ],
+)
+def test_top_energy_panel_answers_as_the_per_minute_join(store: ClickHouseStore, from_ms: int, to_ms: int) -> None:
+    time_range = TimeRange(from_ms, to_ms, 60_000)
+    every = {"cluster": ALL}
+    expected = store.query(expand(TOP_ENERGY_PANEL_BY_MINUTE.replace("LIMIT 20", "LIMIT 10000"), time_range, every)).rows
+    sql = panel_sql("jobs_top_energy").render()
+    assert "LIMIT 20" in sql
+    got = store.query(expand(sql.replace("LIMIT 20", "LIMIT 10000"), time_range, every)).rows
+    assert len(expected) >= 5 and got == expected
+    (cluster,) = store.query("SELECT DISTINCT cluster FROM gpu_job_intervals").rows[0]
+    narrowed = store.query(expand(sql, time_range, {"cluster": [cluster]})).rows
+    assert narrowed == got[:20]

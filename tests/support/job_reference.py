@@ -3,6 +3,8 @@
 `TOP_ENERGY_BY_MINUTE` is `job_top_energy` as it was before it read gpu_hour (issue 16): every
 gpu_minute row of the window joined (ASOF) to its GPU's interval. Both
 tests/integration/test_jobs_queries.py and benchmarks/bench_jobs.py ("before") run it.
+`TOP_ENERGY_PANEL_BY_MINUTE` is the Jobs board's "Top jobs by energy" panel as it was (Grafana
+macros; ties now broken by job id, as the new form does).
 """
 
 TOP_ENERGY_BY_MINUTE = """
@@ -42,4 +44,26 @@ FROM per_gpu
 GROUP BY cluster, job_id
 ORDER BY energy_kwh DESC, job_id
 LIMIT {limit:UInt32}
+"""
+
+TOP_ENERGY_PANEL_BY_MINUTE = """
+SELECT job_id, any(user) AS user, uniqExact(node, gpu_index) AS gpus, sum(per_gpu_mj) / 3.6e9 AS energy_kwh
+FROM
+(
+    SELECT iv.job_id AS job_id, any(iv.user) AS user, m.node AS node, m.gpu_index AS gpu_index,
+           max(m.energy_mj_max) - min(m.energy_mj_min) AS per_gpu_mj
+    FROM
+    (
+        SELECT cluster, node, gpu_index, toDateTime64(minute + 30, 3, 'UTC') AS midpoint, energy_mj_min, energy_mj_max
+        FROM gpu_minute
+        WHERE $__timeFilter(minute) AND $__conditionalAll(cluster IN (${cluster:singlequote}), $cluster)
+    ) AS m
+    ASOF INNER JOIN gpu_job_intervals AS iv
+        ON m.cluster = iv.cluster AND m.node = iv.node AND m.gpu_index = iv.gpu_index AND m.midpoint >= iv.start_ts
+    WHERE iv.end_ts IS NULL OR m.midpoint < iv.end_ts
+    GROUP BY job_id, node, gpu_index
+)
+GROUP BY job_id
+ORDER BY energy_kwh DESC, job_id
+LIMIT 20
 """
