@@ -13,7 +13,7 @@ typical one; the jobs on a GPU at a time) and the job-stalled alert; and the bas
 scan of the window's gpu_minute rows (`sum(samples), max(gpu_temp_c_max), uniqExact(uuid)`),
 the least any rollup-based figure costs. Prints seconds and the ratio to the baseline.
 
-    .venv/bin/python benchmarks/bench_jobs.py            # --gpus 10000 --hours 24 --repeats 3
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_jobs.py     # --gpus 10000 --hours 24 --repeats 3
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from gpufleet.contract.jobs import JobAssignment, JobGpu
 from storage import queries
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
+from tests.support.job_reference import TOP_ENERGY_BY_MINUTE
 
 
 def fill_jobs(store: ClickHouseStore, fleet: SyntheticFleet, start_s: int, end_s: int, seed: int = 16) -> list[tuple[str, int]]:
@@ -120,6 +121,16 @@ def main() -> None:
         ("job_at (one GPU, one instant)", "job_at", at),
     ]
     print(f"baseline, one scan of the window's gpu_minute rows: {baseline_s:.3f} s")
+    # before: job_top_energy as it was, every gpu_minute row ASOF-joined (tests/support/job_reference.py)
+    every = {**window, "limit": 10_000, "cluster": ""}
+    before_s, _ = best_of(store, args.repeats, TOP_ENERGY_BY_MINUTE, every)
+    after_s, _ = best_of(store, args.repeats, queries.get("job_top_energy").text, every)
+    same = store.query(TOP_ENERGY_BY_MINUTE, every).rows == store.query(queries.get("job_top_energy").text, every).rows
+    print(f"job_top_energy, 24 h, all jobs, before (every minute joined): {before_s:.3f} s, {before_s / baseline_s:.2f}x")
+    print(
+        f"job_top_energy, 24 h, all jobs, now (gpu_hour + edge minutes): {after_s:.3f} s, {after_s / baseline_s:.2f}x baseline;"
+        f" {before_s / after_s:.1f}x faster, same rows: {same}"
+    )
     for label, name, params in cases:
         query = queries.get(name)
         seconds, rows = best_of(store, args.repeats, query.text, query.bind(params))

@@ -63,11 +63,17 @@ class FaultInjector:
         self.run_s, self.start_ms = run_s, start_ms
         self.truth: list[InjectedFault] = []
         self._rng = rng  # the fleet's stream, for random XIDs
-        self._pending: list[Placed] = sorted(self._resolve(busy_gpus, np.random.default_rng([seed, 0xFA17])), key=lambda f: f[0])
+        self._seed = seed
+        self._pending: list[Placed] = []
+        self.place(busy_gpus)
         self._active_windows: list[tuple[float, float, str, tuple[int, ...]]] = []
         self._xid_codes, self._xid_probs = xid_weights()
 
     # ---- placement -----------------------------------------------------------------
+    def place(self, busy_gpus: npt.NDArray[np.bool_]) -> None:
+        """(Re)pick the scenario's GPUs among `busy_gpus`; the same busy GPUs give the same picks."""
+        self._pending = sorted(self._resolve(busy_gpus, np.random.default_rng([self._seed, 0xFA17])), key=lambda f: f[0])
+
     def _resolve(self, busy_gpus: npt.NDArray[np.bool_], rng: np.random.Generator) -> list[Placed]:
         """Pick each fault's GPUs: distinct busy nodes, the cooling rack apart from the rest."""
         busy_nodes = np.unique(self.topology.node_of_gpu[busy_gpus]).tolist()

@@ -126,6 +126,16 @@ class SyntheticFleet:
         """Start a switch fault (stall, straggler, power_brake, ...) on topology-local `gpus` now."""
         self._faults.start(kind, gpus, self.ticks_done * self.interval_s, self.now_ms)
 
+    def assign_jobs(self, jobs: workload.Jobs) -> None:
+        """Replace which GPUs work together, from the next tick on (the synthetic scheduler's placement).
+
+        Before the first tick the scenario's faults are placed again, on the new busy nodes.
+        """
+        self._jobs = jobs
+        self._processes = processes.NodeProcesses(self.topology, self._state, jobs)
+        if self.ticks_done == 0:
+            self._faults.place(jobs.job >= 0)
+
     def processes(self) -> list[GpuProcesses]:
         """The compute processes of every reporting node, as of the last tick."""
         last_ms = self.start_ms + round(max(self.ticks_done - 1, 0) * self.interval_s * 1000)

@@ -3,9 +3,10 @@
 A job runs one process per GPU (as torchrun starts them), holding the memory the GPU
 reports as used; an idle GPU runs none. PIDs are derived from the job and the GPU index,
 so the same job keeps its PIDs for the whole run and two GPUs of a node never share one.
-Jobs do not change during a run, so each node's process list is built once and reused
-(rebuilt when the node's set of reporting GPUs changes): at 200,000 GPUs a publish every
-5 s then costs one small model per node, not one per process.
+Each node's process list is built once and reused (rebuilt when the node's set of reporting
+GPUs changes, and from scratch when the synthetic scheduler places jobs anew,
+`SyntheticFleet.assign_jobs`): at 200,000 GPUs a publish every 5 s then costs one small
+model per node, not one per process.
 """
 
 from __future__ import annotations

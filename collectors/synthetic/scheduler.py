@@ -1,20 +1,31 @@
-"""A synthetic scheduler: the fleet's training jobs as Slurm would report them.
+"""A synthetic scheduler: a batch queue of training jobs on the fleet, reported as Slurm would.
 
-The fleet already places its jobs (contiguous runs of whole nodes, `workload.place_jobs`);
-this model gives each a Slurm-like id, user, account and a start before the run, and
-publishes the same `job_assignment/1` messages the real sources do: a start per node, and,
-when one of a job's GPUs is lost (XID 79 / GPU lost), the end of the whole job on every
-node two seconds later (state NODE_FAIL). The job is requeued at once under a new id on its nodes without the
-failed one, waiting 30-120 s in the queue before it starts again (node-granular; the
-failed node stays out until the end of the run). The samples are unchanged by all this:
-the fleet's GPUs keep their workload, so a requeued job's GPUs show no gap.
+Jobs have 1 to 512 whole nodes (8 to 4,096 GPUs, at most half the fleet), powers of two with
+weights 0.55^k for 2^k nodes: most jobs are small, but the few large ones hold most of the
+GPU-time, as in published cluster traces. Run times are log-uniform between 20 minutes and
+12 hours. The queue is kept backlogged, as on a busy training cluster: whenever fewer than
+`BACKLOG_JOBS` wait, a user submits another (seeded draws), so jobs queue while the fleet is
+full and nodes idle only while the queue holds them for a large job or a share of the nodes
+(`idle_node_share` of the scenario) is out of the partition (reserved, in maintenance).
+`queue.NodeQueue` allocates whole nodes, FIFO with EASY backfill. The model runs for 36 h of
+fleet time before the run starts, so the run opens on a fleet in its steady state: the jobs
+then running are published as starts at the first tick, with their real (earlier) start times.
+
+During the run, the scheduler starts and ends jobs at their event times and publishes the
+same `job_assignment/1` messages the real sources do: a start per node, an end per node
+(COMPLETED). When one of a job's GPUs is lost (XID 79 / GPU lost) its node is drained and
+the whole job ends two seconds later on every node (NODE_FAIL); it is requeued at the front
+of the queue under a new id, one node smaller (at least one), for its remaining run time,
+held 30-120 s. The fleet's workload follows the schedule (`SyntheticFleet.assign_jobs`):
+a GPU is busy exactly while a job holds it. Everything is deterministic for a seed.
 
 `JobsAlongside` wraps the fleet's `Source` so that the agent runs the scheduler on its tick,
-after the sample, and sees the tick's events first; nothing in the agent changes.
+before the sample (a job that ended by then is idle in it), and sees the tick's events.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -22,7 +33,9 @@ from typing import Protocol
 import numpy as np
 
 from collectors.base import EventCallback, Source
+from collectors.synthetic import workload
 from collectors.synthetic.fleet import SyntheticFleet
+from collectors.synthetic.queue import NEVER_MS, NodeQueue, QueuedJob
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment, JobGpu
 from gpufleet.contract.schema import GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
@@ -31,6 +44,15 @@ USERS = ("alice", "bob", "carol", "dmitri", "eve", "farah", "gus", "hana")
 ACCOUNTS = ("pretrain", "rl", "eval", "multimodal")
 FIRST_JOB_ID = 100_000
 CRASH_DELAY_MS = 2_000  # a job's processes die about this long after one of its GPUs is lost
+MAX_JOB_NODES = 512  # 4,096 GPUs
+SIZE_DECAY = 0.55  # weight of 2^k nodes relative to 2^(k-1)
+DURATION_S = (20 * 60.0, 12 * 3600.0)
+WARMUP_MS = 36 * 3_600_000
+BACKLOG_JOBS = 8
+REQUEUE_HOLD_MS = (30_000, 120_000)
+# the workload's per-job cycle, as `workload.place_jobs` draws it
+CYCLE = {"period_s": (4.0, 10.0), "compute_share": (0.65, 0.85), "phase_s": (0.0, 10.0),
+         "ckpt_every_s": (120.0, 600.0), "ckpt_offset_s": (0.0, 600.0), "ckpt_len_s": (15.0, 40.0)}  # fmt: skip
 
 
 class JobPublisher(Protocol):
@@ -38,98 +60,166 @@ class JobPublisher(Protocol):
 
 
 @dataclass(slots=True)
-class _Job:
+class _Meta:
     job_id: str
     user: str
     account: str
     name: str
-    nodes: list[int]  # fleet node numbers
-    start_ms: int
-    running: bool = False
+    cycle: dict[str, float]
+    crashed_ms: int | None = None
+
+
+def size_weights(max_nodes: int) -> tuple[list[int], list[float]]:
+    """The job sizes in nodes (powers of two up to half of `max_nodes`) and their probabilities."""
+    if max_nodes <= 0:
+        return [1], [1.0]
+    cap = min(max(max_nodes // 2, 1), MAX_JOB_NODES)  # one job never takes the whole fleet
+    sizes = [2**k for k in range(10) if 2**k <= cap]
+    weights = [SIZE_DECAY**k for k in range(len(sizes))]
+    return sizes, [w / sum(weights) for w in weights]
 
 
 @dataclass
 class SyntheticScheduler:
+    """The queue on `fleet`; `tick(ts_ms)` advances it and returns the job messages due."""
+
     fleet: SyntheticFleet
     seed: int = 0
-    jobs: dict[str, _Job] = field(default_factory=dict)
-    ended: list[str] = field(default_factory=list)
-    _lost_nodes: set[int] = field(default_factory=set)
-    _node_job: dict[int, str] = field(default_factory=dict)
-    _pending_failures: list[tuple[int, int]] = field(default_factory=list)  # (node, when its GPU was lost)
-    _next_id: int = FIRST_JOB_ID
+    duration_s: tuple[float, float] = DURATION_S
+    warmup_ms: int = WARMUP_MS
+    arrivals_until_ms: int | None = None  # no arrivals after this (lets the queue drain)
+    jobs: dict[int, QueuedJob] = field(default_factory=dict)  # by serial, every job ever submitted
+    ended: list[str] = field(default_factory=list)  # job ids, in the order they ended
+    meta: dict[int, _Meta] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        rng = np.random.default_rng([self.seed, 0x10B5])
         topo = self.fleet.topology
-        node_job: dict[int, int] = {}
-        for gpu, job in enumerate(self.fleet.job_of_gpu.tolist()):
-            if job >= 0:
-                node_job[int(topo.node_of_gpu[gpu])] = int(job)
-        for fleet_job in sorted(set(node_job.values())):
-            nodes = sorted(n for n, j in node_job.items() if j == fleet_job)
-            started = self.fleet.start_ms - int(rng.uniform(10 * 60_000, 12 * 3_600_000))
-            user, account = USERS[int(rng.integers(len(USERS)))], ACCOUNTS[int(rng.integers(len(ACCOUNTS)))]
-            self._add(user, account, f"train-{fleet_job}", nodes, started)
+        self._first_node = int(topo.node_of_gpu[0]) if topo.n_gpus else 0
+        self._local_node = topo.node_of_gpu - self._first_node
+        n_nodes = int(self._local_node[-1]) + 1 if topo.n_gpus else 0
+        self._node_by_name = {topo.node_name(self._first_node + n): n for n in range(n_nodes)}
+        self.queue = NodeQueue(n_nodes)
+        self._rng = np.random.default_rng([self.seed, 0x10B5])
+        for node in np.flatnonzero(self._rng.random(n_nodes) < self.fleet.scenario.idle_node_share).tolist():
+            self.queue.drain(node)  # out of the partition for the whole run
+        self._sizes, self._probs = size_weights(self.queue.in_service)
+        self._next_serial = 0
+        self._pending_failures: list[tuple[int, int]] = []  # (node, when its GPU was lost)
+        self._live = False
+        self._now_ms = -NEVER_MS
+        self._kick_ms = self.fleet.start_ms - self.warmup_ms  # the first event: users fill the queue
+        self._advance(self.fleet.start_ms - 1, [])  # the fleet before the run: no messages
+        self._live = True
+        self._announce = sorted(self.queue.running)  # started before the run, published at the first tick
+        self.fleet.assign_jobs(self._workload())
 
-    def _add(self, user: str, account: str, name: str, nodes: list[int], start_ms: int) -> _Job:
-        job = _Job(str(self._next_id), user, account, name, nodes, start_ms)
-        self._next_id += 1
-        self.jobs[job.job_id] = job
+    # ---- jobs ------------------------------------------------------------------------
+    def _new(self, n_nodes: int, duration_ms: int, submit_ms: int, like: _Meta | None = None) -> QueuedJob:
+        serial = self._next_serial
+        self._next_serial += 1
+        job = QueuedJob(serial, n_nodes, duration_ms, submit_ms)
+        rng = self._rng
+        if like is None:
+            user, account = USERS[int(rng.integers(len(USERS)))], ACCOUNTS[int(rng.integers(len(ACCOUNTS)))]
+            kind = "pretrain" if n_nodes >= 64 else "finetune" if n_nodes >= 4 else "eval"
+            cycle = {k: float(rng.uniform(*bounds)) for k, bounds in CYCLE.items()}
+            like = _Meta("", user, account, f"{kind}-{serial}", cycle)
+        self.meta[serial] = _Meta(str(FIRST_JOB_ID + serial), like.user, like.account, like.name, like.cycle)
+        self.jobs[serial] = job
         return job
 
-    def _message(self, job: _Job, node: int, phase: str, ts_ms: int, state: str = "") -> JobAssignment:
-        topo = self.fleet.topology
-        gpus = [JobGpu(gpu_index=int(topo.gpu_index[g]), uuid=topo.labels["uuid"].values[topo.labels["uuid"].codes[g]])
-                for g in topo.gpus_of_node(node)]  # fmt: skip
+    def _arrive(self, at_ms: int) -> None:
+        n_nodes = int(self._rng.choice(self._sizes, p=self._probs))
+        lo, hi = self.duration_s
+        duration_ms = round(math.exp(self._rng.uniform(math.log(lo), math.log(hi))) * 1000)
+        self.queue.submit(self._new(n_nodes, duration_ms, at_ms))
+
+    def _message(self, serial: int, node: int, phase: str, ts_ms: int, state: str = "") -> JobAssignment:
+        topo, meta, job = self.fleet.topology, self.meta[serial], self.jobs[serial]
+        uuid = topo.labels["uuid"]
+        gpus = [JobGpu(gpu_index=int(topo.gpu_index[g]), uuid=uuid.values[uuid.codes[g]])
+                for g in topo.gpus_of_node(self._first_node + node)]  # fmt: skip
         return JobAssignment(
-            ts_ms=ts_ms, phase=phase, source="synthetic", cluster=topo.cluster, node=topo.node_name(node),  # type: ignore[arg-type]
-            job_id=job.job_id, user=job.user, account=job.account, partition="gpu", name=job.name, gpus=gpus,
+            ts_ms=ts_ms, phase=phase, source="synthetic", cluster=topo.cluster, node=topo.node_name(self._first_node + node),  # type: ignore[arg-type]
+            job_id=meta.job_id, user=meta.user, account=meta.account, partition="gpu", name=meta.name, gpus=gpus,
             state=state, exit_code=None if phase == "start" else (0 if state == "COMPLETED" else 1),
             start_ms=None if phase == "start" else job.start_ms,
         )  # fmt: skip
 
+    def job_id(self, serial: int) -> str:
+        return self.meta[serial].job_id
+
+    # ---- time ------------------------------------------------------------------------
     def observe(self, event: GpuEvent) -> None:
-        """A lost GPU ends its job at the event's time (applied on the next `tick`)."""
+        """A lost GPU drains its node and ends its job two seconds later (applied on the next `tick`)."""
         if event.kind == "gpu_lost" or (event.kind == "xid" and event.xid == 79):
-            node = self._node_of(event.node)
+            node = self._node_by_name.get(event.node)
             if node is not None:
-                self._lost_nodes.add(node)
                 self._pending_failures.append((node, event.ts_ms))
 
-    def _node_of(self, name: str) -> int | None:
-        topo = self.fleet.topology
-        for node in range(topo.n_nodes):
-            if topo.node_name(node) == name:
-                return node
-        return None
-
     def tick(self, ts_ms: int) -> list[JobAssignment]:
-        """Starts due by `ts_ms`, and ends (plus requeues) for GPUs lost since the last tick."""
-        out: list[JobAssignment] = []
+        """The job messages for everything that happened up to `ts_ms`; the fleet's workload follows."""
+        out = [self._message(s, n, "start", self.jobs[s].start_ms or ts_ms) for s in self._announce for n in self.jobs[s].nodes]
+        self._announce = []
         for node, lost_ms in self._pending_failures:
-            job_id = self._node_job.get(node)
-            job = self.jobs.get(job_id or "")
-            if job is None or not job.running:
-                continue
-            ended_ms = lost_ms + CRASH_DELAY_MS  # the loss is inside the job it ended
-            out += [self._message(job, n, "end", ended_ms, "NODE_FAIL") for n in job.nodes]
-            job.running = False
-            self.ended.append(job.job_id)
-            for n in job.nodes:
-                self._node_job.pop(n, None)
-            survivors = [n for n in job.nodes if n not in self._lost_nodes]
-            if survivors:
-                wait_ms = 30_000 + (int(job.job_id) * 7919) % 90_000  # 30-120 s in the queue
-                self._add(job.user, job.account, job.name, survivors, ended_ms + wait_ms)
+            self.queue.drain(node)
+            job = self.queue.job_on(node)
+            if job is not None and self.meta[job.serial].crashed_ms is None and (job.end_ms or 0) > lost_ms:
+                self.meta[job.serial].crashed_ms = lost_ms
+                job.end_ms = min(job.end_ms or lost_ms, lost_ms + CRASH_DELAY_MS)  # the loss is inside the job it ends
         self._pending_failures.clear()
-        for job in self.jobs.values():
-            if not job.running and job.job_id not in self.ended and job.start_ms <= ts_ms:
-                job.running = True
-                for n in job.nodes:
-                    self._node_job[n] = job.job_id
-                out += [self._message(job, n, "start", job.start_ms) for n in job.nodes]
+        if self._advance(ts_ms, out):
+            self.fleet.assign_jobs(self._workload())
         return out
+
+    def _advance(self, until_ms: int, out: list[JobAssignment]) -> bool:
+        """Process arrivals, ends and requeue holds up to `until_ms` in time order; True if any job started or ended."""
+        changed = False
+        queue = self.queue
+        while True:
+            ends = [j.end_ms for j in queue.running.values() if j.end_ms is not None]
+            holds = [j.eligible_ms for j in queue.waiting if j.eligible_ms > self._now_ms]
+            at_ms = min([self._kick_ms, *ends, *holds])
+            if at_ms > until_ms:
+                return changed
+            self._now_ms, self._kick_ms = at_ms, NEVER_MS
+            for job in [j for j in queue.running.values() if j.end_ms is not None and j.end_ms <= at_ms]:
+                self._end(job, out)
+                changed = True
+            submitting = self.arrivals_until_ms is None or at_ms <= self.arrivals_until_ms
+            while submitting and len(queue.waiting) < BACKLOG_JOBS:
+                self._arrive(at_ms)
+            for job in queue.schedule(at_ms):
+                if self._live:
+                    out += [self._message(job.serial, n, "start", at_ms) for n in job.nodes]
+                changed = True
+
+    def _end(self, job: QueuedJob, out: list[JobAssignment]) -> None:
+        meta = self.meta[job.serial]
+        end_ms = job.end_ms or 0
+        self.queue.finish(job.serial, end_ms)
+        self.ended.append(meta.job_id)
+        state = "COMPLETED" if meta.crashed_ms is None else "NODE_FAIL"
+        if self._live:
+            out += [self._message(job.serial, n, "end", end_ms, state) for n in job.nodes]
+        if meta.crashed_ms is not None:
+            remaining_ms = max((job.start_ms or 0) + job.duration_ms - end_ms, 10 * 60_000)
+            again = self._new(max(job.n_nodes - 1, 1), remaining_ms, end_ms, like=meta)
+            again.eligible_ms = end_ms + REQUEUE_HOLD_MS[0] + (job.serial * 7919) % (REQUEUE_HOLD_MS[1] - REQUEUE_HOLD_MS[0])
+            self.queue.submit(again, front=True)
+
+    def _workload(self) -> workload.Jobs:
+        """The fleet's per-GPU job parameters for the jobs running now (idle GPUs: job -1)."""
+        n_nodes = self.queue.n_nodes
+        node_job = np.full(n_nodes, -1, dtype=np.int64)
+        cycle = {k: np.ones(n_nodes) for k in CYCLE}
+        for job in self.queue.running.values():
+            nodes = list(job.nodes)
+            node_job[nodes] = FIRST_JOB_ID + job.serial
+            for k, v in self.meta[job.serial].cycle.items():
+                cycle[k][nodes] = v
+        local = self._local_node
+        return workload.Jobs(job=node_job[local], **{k: v[local] for k, v in cycle.items()})
 
 
 class JobsAlongside:
@@ -152,11 +242,10 @@ class JobsAlongside:
         return self.source.inventory()
 
     def sample(self, ts_ms: int) -> GpuFrame:
-        frame = self.source.sample(ts_ms)
-        changes = self.scheduler.tick(ts_ms)
+        changes = self.scheduler.tick(self.scheduler.fleet.now_ms)  # before the sample: it shows the new placement
         if changes:
             self.publisher.publish_jobs(changes)
-        return frame
+        return self.source.sample(ts_ms)
 
     def processes(self, ts_ms: int) -> list[GpuProcesses]:
         return self.source.processes(ts_ms)

@@ -24,6 +24,7 @@ MODULE_EXTRAS: Final[dict[str, str]] = {
     "grafana_client": "grafana",
     "yaml": "grafana",
     "matplotlib": "report",
+    "grpc": "kubernetes",
 }
 
 

@@ -46,3 +46,20 @@ def test_mapping_once_prints_starts(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     (line,) = done.stdout.splitlines()
     assert json.loads(line)["gpus"] == [{"gpu_index": 3, "uuid": None}]
+
+
+def test_poll_picks_the_job_source_by_kind_from_the_registry(tmp_path: Path) -> None:
+    (tmp_path / "5").write_text("777\n")
+    done = run_cli("jobs", "poll", "--kind", "mapping", "--dir", str(tmp_path), "--node", "node-00002", "--once")
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()
+    message = json.loads(line)
+    assert (message["job_id"], message["node"], message["gpus"]) == ("777", "node-00002", [{"gpu_index": 5, "uuid": None}])
+
+
+def test_an_unknown_job_source_lists_the_valid_kinds_and_exits_2(tmp_path: Path) -> None:
+    for args in (("jobs", "poll", "--kind", "pbs", "--once"), ("collect", "--source", "synthetic", "--jobs-source", "pbs")):
+        done = run_cli(*args)
+        assert done.returncode == 2 and done.stdout == "", args
+        assert done.stderr.count("\n") == 1 and "'pbs'" in done.stderr, args
+        assert all(kind in done.stderr for kind in ("kubelet", "mapping", "slurm")), done.stderr

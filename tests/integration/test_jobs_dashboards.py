@@ -78,3 +78,30 @@ def test_power_panel_shows_the_selected_job_and_matches_the_frames(store: ClickH
         if (key[0], int(key[1])) in members:
             watts += float(np.mean(values)) / 1000
     assert rows[3][2] == pytest.approx(watts / 1000, rel=1e-6)
+
+
+def test_floor_map_puts_each_selected_job_on_its_racks(store: ClickHouseStore, fleet: StoredFleet) -> None:
+    board = jobs.build()
+    (panel,) = [p for p in board["panels"] if p["title"].startswith("Floor map")]
+    assert panel["fieldConfig"]["defaults"]["custom"]["cellOptions"]["type"] == "color-background"
+    time_range = TimeRange(fleet.start_ms, fleet.end_ms, 60_000)
+    topo = fleet.fleet.topology
+    rack_of = {topo.node_name(int(n)): int(r) for n, r in zip(topo.node_of_gpu.tolist(), topo.rack_of_gpu.tolist(), strict=True)}
+    biggest = store.query(
+        "SELECT job_id FROM gpu_job_intervals WHERE job_id != 'stuck-1' GROUP BY job_id ORDER BY count() DESC, job_id LIMIT 1"
+    ).rows[0][0]
+    for job_id in ("stuck-1", biggest):
+        result = store.query(expand(panel["targets"][0]["rawSql"], time_range, {"cluster": ALL, "job": [job_id]}))
+        assert result.columns[:2] == ["hall", "row"] and result.columns[2:] == [*map(str, range(1, 9)), "more"]
+        expected: dict[tuple[str, str], dict[int, int]] = {}
+        held = store.query("SELECT node, gpu_index FROM gpu_job_intervals WHERE job_id = {j:String}", {"j": job_id}).rows
+        for node, _ in held:
+            rack = rack_of[node]
+            gpu = int(topo.gpus_of_rack(rack)[0])
+            key = (topo.labels_of(gpu)["hall"], topo.labels_of(gpu)["row"])
+            cells = expected.setdefault(key, {})
+            cells[rack % 8 + 1] = cells.get(rack % 8 + 1, 0) + 1
+        got = {(r[0], r[1]): {p: v for p, v in enumerate(r[2:10], start=1) if v is not None} for r in result.rows}
+        assert {k: v for k, v in got.items() if v} == expected, job_id
+        assert all(r[10] is None for r in result.rows)  # synthetic rows hold 8 racks
+    assert sum(v for cells in expected.values() for v in cells.values()) >= 8

@@ -12,6 +12,7 @@ from typing import Any
 
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
+from collectors.synthetic.scheduler import SyntheticScheduler
 from tests.support.cli import run_cli
 
 GPUS, TICKS, SEED = 1024, 400, 0
@@ -36,7 +37,9 @@ def test_demo_jobs_follow_the_fleet_and_end_when_a_gpu_is_lost(tmp_path: Path) -
         for r in _sql(dsn, "SELECT toUnixTimestamp64Milli(min(ts)), toUnixTimestamp64Milli(max(ts)) FROM gpu_samples")
     ]
     fleet = SyntheticFleet(GPUS, SEED, load_scenario("default"), start_ms, 1.0, TICKS)
+    SyntheticScheduler(fleet, SEED)  # places the fleet's jobs (and so where the faults land), as in the demo
     busy = int((fleet.job_of_gpu >= 0).sum())
+    assert 0 < busy < GPUS
     for _ in range(TICKS):
         fleet.tick()
     lost = [f for f in fleet.truth if (f.kind == "gpu_lost" or f.xid == 79) and f.start_ms < end_ms - 10_000]
@@ -53,9 +56,12 @@ def test_demo_jobs_follow_the_fleet_and_end_when_a_gpu_is_lost(tmp_path: Path) -
     (failed,) = _sql(dsn, "SELECT job_id, toUnixTimestamp64Milli(max(end_ts)) AS ended FROM gpu_job_intervals"
                      f" WHERE node = '{node_lost}' AND state = 'NODE_FAIL' GROUP BY job_id")  # fmt: skip
     assert 0 < failed["ended"] - lost[0].start_ms <= 5_000
-    requeued = _sql(dsn, "SELECT job_id, countIf(node = '" + node_lost + "') AS on_lost FROM gpu_job_intervals"
-                    f" WHERE start_ts > fromUnixTimestamp64Milli({failed['ended']}) GROUP BY job_id")  # fmt: skip
-    assert requeued and all(r["on_lost"] == 0 for r in requeued)  # without the failed node
+    requeued = _sql(dsn, "SELECT job_id, countIf(node = '" + node_lost + "') AS on_lost, any(name) AS name"
+                    f" FROM gpu_job_intervals WHERE start_ts > fromUnixTimestamp64Milli({failed['ended']})"
+                    " GROUP BY job_id")  # fmt: skip
+    assert requeued and all(r["on_lost"] == 0 for r in requeued)  # the failed node is drained
+    (name,) = {r["name"] for r in _sql(dsn, f"SELECT name FROM gpu_job_intervals WHERE job_id = '{failed['job_id']}'")}
+    assert name in {r["name"] for r in requeued}  # the failed job came back (requeued under a new id)
 
     assert summary["top_jobs"] and summary["interrupted_jobs"]
     (interrupted,) = [r for r in summary["interrupted_jobs"] if r["job_id"] == failed["job_id"]]
@@ -63,7 +69,8 @@ def test_demo_jobs_follow_the_fleet_and_end_when_a_gpu_is_lost(tmp_path: Path) -
 
     (job,) = _sql(dsn, "--query", "job_summary", "--param", f"job_id={failed['job_id']}")
     assert job["gpus_lost"] >= 1 and job["energy_kwh"] > 0 and job["gpu_hours"] > 0 and 0 <= job["goodput"] <= 1
-    top = _sql(dsn, "--query", "job_top_energy", "--param", f"from_ms={start_ms}", "--param", f"to_ms={end_ms}")
+    top = _sql(dsn, "--query", "job_top_energy", "--param", f"from_ms={start_ms}", "--param", f"to_ms={end_ms}",
+               "--param", "limit=5")  # fmt: skip
     assert [r["job_id"] for r in top] == [r["job_id"] for r in summary["top_jobs"]]
     stragglers = _sql(dsn, "--query", "job_stragglers", "--param", f"job_id={failed['job_id']}", "--param", "min_minutes=1")
     assert all(r["slow_minutes"] >= 1 for r in stragglers)

@@ -24,6 +24,7 @@ from PIL import Image
 
 from collectors.synthetic.fleet import InjectedFault, SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
+from collectors.synthetic.scheduler import SyntheticScheduler
 from gpufleet.app.cli import main
 from gpufleet.app.commands.report import parse_time
 from gpufleet.app.demo import DemoOptions, run_demo
@@ -71,6 +72,7 @@ def _demo_report(chdb_path: Path, out: Path, scenario: str, gpus: int, ticks: in
     result = run_demo(opts, store_dsn=dsn)
     assert result.report == out / "report.html"
     fleet = SyntheticFleet(gpus, SEED, load_scenario(scenario), result.start_ms, 1.0, ticks)
+    SyntheticScheduler(fleet, SEED)  # the demo's scheduler places the jobs, and so where the faults land
     for _ in range(ticks):
         fleet.tick()
     yield DemoReport(dsn, out, result.start_ms, result.end_ms, fleet.truth, fleet)

@@ -90,13 +90,13 @@ def store_fleet(
         frames, events, readings, jobs = [], [], [], []
         for _ in range(min(TICKS_PER_INSERT, ticks - batch)):
             ts_ms = fleet.now_ms
+            jobs.extend(scheduler.tick(ts_ms))  # before the sample, as the demo runs it
             frame, tick_events = fleet.tick()
             frames.append(frame)
             events.extend(tick_events)
             readings.extend(facility.sample(ts_ms))
             for event in tick_events:
                 scheduler.observe(event)
-            jobs.extend(scheduler.tick(ts_ms))
         stored.frames.extend(frames)
         stored.facility.extend(readings)
         store.insert_samples(GpuFrame.concat(frames), f"samples:{seed}:{batch}")

@@ -128,3 +128,18 @@ def test_contract_rejects_a_start_without_gpus_and_duplicate_indices() -> None:
         JobAssignment.model_validate({**base, "gpus": [JobGpu(gpu_index=1), JobGpu(gpu_index=1)]})
     with pytest.raises(ValidationError, match="before its start_ms"):
         JobAssignment.model_validate({**base, "phase": "end", "start_ms": 5})
+
+
+def test_job_sources_are_a_registry_and_an_unknown_kind_names_the_valid_ones(tmp_path: Path) -> None:
+    from collectors.jobs.registry import JOB_SOURCES, JobSourceConfig, create_job_source
+    from gpufleet.contract.errors import ConfigError
+
+    assert list(JOB_SOURCES) == ["kubelet", "mapping", "slurm"]
+    with pytest.raises(ConfigError, match=r"unknown job source 'pbs': use one of kubelet, mapping, slurm"):
+        create_job_source(JobSourceConfig("pbs", "c1", "n1"))
+    with pytest.raises(ConfigError, match="needs its folder"):
+        create_job_source(JobSourceConfig("mapping", "c1", "n1"))
+    (tmp_path / "2").write_text("41\n")
+    poll = create_job_source(JobSourceConfig("mapping", "c1", "n1", mapping_dir=tmp_path))
+    (start,) = poll(1_000)
+    assert (start.phase, start.job_id, [g.gpu_index for g in start.gpus]) == ("start", "41", [2])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -27,6 +28,7 @@ from gpufleet.app.commands.common import (
     source_config,
 )
 from gpufleet.app.commands.emit import publish_to_kafka
+from gpufleet.contract.errors import ConfigError
 from gpufleet.contract.settings import Settings
 
 NODE_LABELS = ("hall", "row", "rack", "node")
@@ -65,8 +67,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--hpc-job-mapping-dir",
         type=Path,
         metavar="DIR",
-        help="with --metrics-port: hpc_job labels from files named by GPU index (dcgm-exporter's format)",
+        help="with --metrics-port: hpc_job labels from files named by GPU index (dcgm-exporter's format); "
+        "with --jobs-source mapping: the folder polled",
     )
+    collect.add_argument(
+        "--jobs-source",
+        metavar="KIND",
+        help="also poll this job source and publish its job messages: kubelet | mapping | slurm "
+        "(collectors/jobs/registry.py; default: kubelet with --kubelet-socket, else none)",
+    )
+    collect.add_argument(
+        "--kubelet-socket",
+        metavar="PATH",
+        help="also poll the kubelet pod-resources API on this socket (e.g. /var/lib/kubelet/pod-resources/kubelet.sock) "
+        "and publish pods holding GPUs as job messages",
+    )
+    collect.add_argument(
+        "--jobs-interval", type=positive_float, default=10.0, metavar="SEC",
+        help="poll the job source every SEC, off the sample tick (default: %(default)s)",
+    )  # fmt: skip
     add_format_flag(collect, default="json")  # the --kafka run's closing summary; samples are JSON lines
     collect.add_argument(
         "--metrics-host", default="0.0.0.0", metavar="ADDR", help="address /metrics listens on (default: %(default)s)"
@@ -79,6 +98,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.registry import MESSAGE_KINDS, TransportConfig, create_transport
 
     topology = node_topology(args, settings)
+    _jobs_kind(args)
     source = create_source(
         source_config(args, settings, kind=args.source, first_node=args.node_id, topology=topology, nvml_module=args.nvml_module)
     )
@@ -92,6 +112,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     run_ticks = None if args.duration is None else math.ceil(args.duration / args.interval)
     if not (args.once or args.events_for):
         exposition = _exposition(args.hpc_job_mapping_dir) if args.metrics_port is not None else None
+        source = _with_jobs(source, args, settings, publishing=bool(args.kafka) or exposition is None)
         if args.kafka:
             return publish_to_kafka(source, settings, args, run_ticks, int(time.time() * 1000), exposition=exposition)
         if exposition is not None:
@@ -104,8 +125,47 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     else:
         messages, ticks = MESSAGE_KINDS, run_ticks
     out = create_transport(TransportConfig("jsonl", stream=sys.stdout, messages=messages))
+    from collectors.jobs.alongside import bind_job_publisher
+
+    bind_job_publisher(source, out)
     Agent(source, out, args.interval, speed=0.0 if args.once else 1.0).run(ticks, int(time.time() * 1000))
     return 0
+
+
+def _jobs_kind(args: argparse.Namespace) -> str | None:
+    """The job source to poll inside the collector (`--jobs-source`; `--kubelet-socket` alone means kubelet)."""
+    from collectors.jobs.registry import job_source
+
+    kind: str | None = args.jobs_source or ("kubelet" if args.kubelet_socket else None)
+    if kind is not None:
+        job_source(kind)  # an unknown kind: exit 2 naming the valid ones, before any GPU is opened
+    return kind
+
+
+def _with_jobs(source: Any, args: argparse.Namespace, settings: Settings, publishing: bool) -> Any:
+    """`source`, polling a job source beside it when asked (docs/jobs.md, "Kubernetes")."""
+    kind = _jobs_kind(args)
+    if kind is None:
+        return source
+    if not publishing:
+        raise ConfigError(f"--jobs-source {kind}: job messages need --kafka (or stdout); /metrics alone carries no jobs")
+    from collectors.jobs.alongside import PolledJobs
+    from collectors.jobs.registry import DEFAULT_SOCKET, JobSourceConfig, create_job_source
+
+    if kind == "kubelet":
+        from gpufleet.app.extras import require
+
+        require("grpc")  # now, as one line naming the extra, not in the poll thread's log
+
+    def make_poll(inventory: list[Any]) -> Any:
+        node = inventory[0].node if inventory else os.uname().nodename  # the label the samples carry
+        config = JobSourceConfig(
+            kind, settings.cluster, node, {g.uuid: g.gpu_index for g in inventory},
+            kubelet_socket=args.kubelet_socket or DEFAULT_SOCKET, mapping_dir=args.hpc_job_mapping_dir,
+        )  # fmt: skip
+        return create_job_source(config)
+
+    return PolledJobs(source, make_poll, args.jobs_interval, name=kind)
 
 
 def _exposition(job_dir: Path | None) -> Any:

@@ -66,6 +66,9 @@ def publish_to_kafka(
 
     config = TransportConfig("kafka", settings.kafka, args.kafka, buffer_messages=args.buffer_messages)
     transport = cast(KafkaTransport, create_transport(config))  # its delivery stats go in the summary
+    from collectors.jobs.alongside import bind_job_publisher, poll_summary
+
+    bind_job_publisher(source, transport)  # a job source polled inside the collector (--kubelet-socket)
     facility, publisher = _facility(source, settings, getattr(args, "mqtt", None), transport)
     agent = Agent(source, publisher if exposition is None else FanOut(publisher, exposition), args.interval, facility=facility)
 
@@ -115,6 +118,7 @@ def publish_to_kafka(
         "dropped_rows": s.dropped_rows,
         "dropped_tried_rows": s.dropped_tried_rows,
         "undelivered_messages": undelivered,
+        **poll_summary(source),
     }
     print_summary(summary, getattr(args, "format", "json"))
     return 0

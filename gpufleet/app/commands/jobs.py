@@ -6,6 +6,8 @@
 - `slurm-reconcile`: on the controller, poll `squeue --json` and heal missed starts and ends.
 - `kubernetes`: on each Kubernetes GPU node, poll the kubelet's pod-resources API.
 - `mapping`: read dcgm-exporter's `--hpc-job-mapping-dir` folder.
+- `poll --kind KIND`: any polled job source by its kind in `collectors.jobs.registry`
+  (kubelet, mapping, slurm); the three above are it with their kind fixed.
 
 Without `--kafka` the messages are printed as JSON lines (what would be sent).
 """
@@ -48,16 +50,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mapping = which.add_parser("mapping", help="read dcgm-exporter's job-mapping folder (a file per GPU index)")
     mapping.add_argument("--dir", required=True, type=Path, help="the --hpc-job-mapping-dir folder")
     mapping.add_argument("--node", help="gpufleet node label (default: this host's name)")
-    for poller in (fwd, rec, k8s, mapping):
+    poll = which.add_parser("poll", help="poll a job source by kind: kubelet | mapping | slurm")
+    poll.add_argument("--kind", required=True, help="the job source (collectors/jobs/registry.py)")
+    poll.add_argument("--socket", default="/var/lib/kubelet/pod-resources/kubelet.sock", help="kubelet: its socket")
+    poll.add_argument("--dir", type=Path, help="mapping: the --hpc-job-mapping-dir folder")
+    poll.add_argument("--state-file", type=Path, help="slurm: remember running jobs here across restarts")
+    poll.add_argument("--node", help="gpufleet node label (default: this host's name)")
+    poll.add_argument("--source", default="nvml", help="kubelet: where GPU UUIDs map to indices: nvml | synthetic")
+    for poller in (fwd, rec, k8s, mapping, poll):
         poller.add_argument("--interval", type=positive_float, default=10.0, metavar="SEC", help="poll every SEC (default: 10)")
         poller.add_argument("--once", action="store_true", help="one round, then exit")
         add_kafka_flag(poller, help="publish to Kafka at host:port[,...] (default: print JSON lines)")
+
+
+KIND_OF_COMMAND = {"slurm-reconcile": "slurm", "kubernetes": "kubelet", "mapping": "mapping"}
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     command = args.jobs_command
     if command in ("slurm-prolog", "slurm-epilog"):
         return _hook(args, settings, "start" if command == "slurm-prolog" else "end")
+    if command == "poll":
+        from collectors.jobs.registry import job_source
+
+        job_source(args.kind)  # an unknown kind: exit 2 naming the valid ones
     transport = _transport(args, settings)
     try:
         if command == "forward":
@@ -70,25 +86,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 return []
 
             _loop(args, forward, transport)
-        elif command == "slurm-reconcile":
-            from collectors.jobs.slurm import Reconciler, parse_squeue, squeue_json
-
-            reconciler = Reconciler(settings.cluster, state_file=args.state_file)
-            _loop(args, lambda now: reconciler.observe(parse_squeue(squeue_json()), now), transport)
-        elif command == "kubernetes":
-            from collectors.jobs.kubelet import KubeletJobs, list_pods
-
-            kube = KubeletJobs(settings.cluster, args.node or os.uname().nodename, _uuid_indices(args, settings),
-                               lambda: list_pods(args.socket))  # fmt: skip
-            _loop(args, kube.poll, transport)
         else:
-            from collectors.jobs.mapping import MappingJobs
-
-            _loop(args, MappingJobs(args.dir, settings.cluster, args.node or os.uname().nodename).poll, transport)
+            _loop(args, _poll(args, settings, command), transport)
     finally:
         transport.flush(30.0)
         transport.close()
     return 0
+
+
+def _poll(args: argparse.Namespace, settings: Settings, command: str) -> Callable[[int], list[JobAssignment]]:
+    """The job source of a subcommand (or `poll --kind`), from the registry."""
+    from collectors.jobs.registry import JobSourceConfig, create_job_source, job_source
+
+    kind = args.kind if command == "poll" else KIND_OF_COMMAND[command]
+    node = getattr(args, "node", None) or os.uname().nodename
+    config = JobSourceConfig(
+        kind, settings.cluster, node,
+        index_of_uuid=_uuid_indices(args, settings) if job_source(kind).needs_inventory else {},
+        kubelet_socket=getattr(args, "socket", None) or "/var/lib/kubelet/pod-resources/kubelet.sock",
+        mapping_dir=getattr(args, "dir", None), state_file=getattr(args, "state_file", None),
+    )  # fmt: skip
+    return create_job_source(config)
 
 
 def _hook(args: argparse.Namespace, settings: Settings, phase: str) -> int:
