@@ -145,6 +145,7 @@ def migrate(
             parameters={"v": migration.version, "n": migration.name, "c": migration.checksum},
         )
         done.append(migration)
+    store.schema_changed()
     tables = _tables(store)
     if "xid_catalog" in tables:
         load_xid_catalog(store)
