@@ -1,14 +1,17 @@
-"""What the rollups cost at insert time: the current schema with every view vs schema v1 without.
+"""What the rollups cost at insert time: views on raw rows (013) vs rollups computed by the writer (014), vs none.
 
-    .venv/bin/python benchmarks/storage_insert_views.py [--gpus 1024] [--minutes 30] [--rounds 3]
+    .venv/bin/python benchmarks/storage_insert_views.py [--gpus 1024] [--minutes 30] [--rounds 3] [--batch-ticks 120]
 
-The same pre-built frames (`--batch-ticks` seconds of the fleet per insert) are inserted
-into a v1 database (raw tables only) and into a current one (codecs of 002, minute and hour
-rollups, per-second rack/hall/fleet power, latest state; chained as of 011), alternating, each round into
-fresh databases. Only the time inside `insert_samples` counts. Prints rows/s for both, best
-of the rounds, and the ratio. The per-GPU views reduce each insert block to one row per GPU
-per minute (or hour, or one latest row), so their cost depends on how many seconds of each
-GPU a batch holds: run it with `--batch-ticks 120` and `--batch-ticks 10`.
+The same pre-built frames (`--batch-ticks` seconds of the fleet per insert) are inserted,
+alternating, each round into fresh databases:
+- v1: the raw tables only (001 plus the raw columns added since), no rollups: the baseline;
+- 013 (views): every migration up to 013; the minute, rack-second and latest-state rollups
+  come from materialized views on gpu_samples, the hour, hall and fleet ones chained from those;
+- 014 (stream): the current schema; `insert_samples` computes the minute, rack-second and
+  latest-state rollups from the frame with numpy and inserts them; the chained views stay.
+Only the time inside `insert_samples` counts. Prints rows/s for each (best of the rounds),
+µs per row over v1 for both rollup designs, and their ratios. `--breakdown` also times the
+writer's numpy rollups alone and each of its inserts (cProfile-free: perf_counter around each).
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ import uuid
 from storage_fleet import apply_v1, frames, open_store
 
 from gpufleet.contract.frame import GpuFrame
-from storage.clickhouse import ClickHouseStore
-from storage.migrations import migrate
+from storage.clickhouse import STREAM_ROLLUPS_VERSION, ClickHouseStore, stream_rollups
+from storage.migrations import MIGRATIONS_TABLE, Ttls, available, migrate
+from storage.native import encode_columns, encode_frame, frame_column_names
+
+V1, VIEWS, STREAM = "v1 (raw tables, no rollups)", "013 (rollups by views on raw)", "014 (rollups by the writer)"
 
 
 def insert_all(store: ClickHouseStore, batches: list[GpuFrame]) -> float:
@@ -33,45 +39,59 @@ def insert_all(store: ClickHouseStore, batches: list[GpuFrame]) -> float:
     return spent
 
 
-VIEWS = ("gpu_minute_mv", "gpu_hour_mv", "power_rack_1s_mv", "power_hall_1s_mv", "power_fleet_1s_mv", "gpu_latest_state_mv")
-# Since migration 011 the hour and the hall/fleet views read their source rollup's inserts,
-# so each is timed with the views it is chained from.
-VIEW_SETS = {
-    "gpu_minute_mv": ("gpu_minute_mv",),
-    "gpu_minute_mv + gpu_hour_mv (chained)": ("gpu_minute_mv", "gpu_hour_mv"),
-    "gpu_latest_state_mv": ("gpu_latest_state_mv",),
-    "power_rack_1s_mv": ("power_rack_1s_mv",),
-    "power_rack_1s_mv + hall + fleet (chained)": ("power_rack_1s_mv", "power_hall_1s_mv", "power_fleet_1s_mv"),
-}
+def migrate_views(store: ClickHouseStore) -> None:
+    """Every migration before 014, recorded as applied: the views on gpu_samples feed the rollups."""
+    params = Ttls().params()
+    store.command(
+        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version UInt32, name String, checksum String,"
+        " applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version"
+    )
+    for m in available():
+        if m.version < STREAM_ROLLUPS_VERSION:
+            for statement in m.statements(params):
+                store.command(statement)
+            store.command(f"INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES ({m.version}, '{m.name}', '')")
+    store.schema_changed()
 
 
-def fresh(base: ClickHouseStore, keep: tuple[str, ...] | None) -> ClickHouseStore:
-    """A new database: v1 when `keep` is None, else v2 with only the views in `keep`."""
+def fresh(base: ClickHouseStore, design: str) -> ClickHouseStore:
     db = f"b_{uuid.uuid4().hex[:8]}"
     base.command(f"CREATE DATABASE {db}")
     store = ClickHouseStore.open(base.dsn.rsplit("=", 1)[0] + "=" + db)
-    if keep is None:
+    if design == V1:
         apply_v1(store)
-        return store
-    migrate(store)
-    for view in set(VIEWS) - set(keep):
-        store.command(f"DROP VIEW {view}")
+    elif design == VIEWS:
+        migrate_views(store)
+    else:
+        migrate(store)
     return store
 
 
-def per_view(base: ClickHouseStore, batches: list[GpuFrame], rounds: int) -> None:
-    """Each view (with those it is chained from) on v2: its insert cost in µs per row over v2 without views."""
+def drop(base: ClickHouseStore, store: ClickHouseStore) -> None:
+    base.command("DROP DATABASE " + store.dsn.rsplit("=", 1)[1])
+
+
+def breakdown(base: ClickHouseStore, batches: list[GpuFrame]) -> None:
+    """Where the writer's time goes with stream rollups: raw insert, numpy per rollup, each rollup insert."""
     rows = sum(len(b) for b in batches)
-    cost: dict[str, float] = {}
-    for label, keep in (("v2, no views", ()), *VIEW_SETS.items()):
-        best = float("inf")
-        for _ in range(rounds):
-            store = fresh(base, keep)
-            best = min(best, insert_all(store, batches))
-            store.command("DROP DATABASE " + store.dsn.rsplit("=", 1)[1])
-        cost[label] = best / rows * 1e6
-        extra = "" if not keep else f" (+{cost[label] - cost['v2, no views']:.1f} µs/row)"
-        print(f"  {label}: {rows / best:,.0f} rows/s, {cost[label]:.1f} µs/row{extra}", flush=True)
+    store = fresh(base, STREAM)
+    spent: dict[str, float] = {"raw insert (Native, gpu_samples)": 0.0}
+    for i, frame in enumerate(batches):
+        t = time.perf_counter()
+        store._native_insert("gpu_samples", frame_column_names(), encode_frame(frame), f"x-{i}")
+        spent["raw insert (Native, gpu_samples)"] += time.perf_counter() - t
+        t = time.perf_counter()
+        blocks = [(table, columns, encode_columns(n, columns)) for table, n, columns in stream_rollups(frame)]
+        spent["all rollups: numpy + encode"] = spent.get("all rollups: numpy + encode", 0.0) + time.perf_counter() - t
+        for table, columns, block in blocks:
+            t = time.perf_counter()
+            store._native_insert(table, [c[0] for c in columns], block, f"x-{i}:{table}")
+            label = f"{table}: insert" + (" (+ hall, fleet views)" if table == "power_rack_1s" else "")
+            spent[label] = spent.get(label, 0.0) + time.perf_counter() - t
+    for label, s in spent.items():
+        print(f"  {label}: {s / rows * 1e6:.2f} µs/row")
+    print(f"  total: {sum(spent.values()) / rows * 1e6:.2f} µs/row = {rows / sum(spent.values()):,.0f} rows/s")
+    drop(base, store)
 
 
 def main() -> None:
@@ -80,26 +100,31 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-ticks", type=int, default=120, help="fleet seconds per insert (default: %(default)s)")
-    parser.add_argument("--per-view", action="store_true", help="also time each view alone")
+    parser.add_argument("--breakdown", action="store_true", help="also time each part of the 014 writer")
     args = parser.parse_args()
     batches = list(frames(args.gpus, args.minutes * 60, batch_ticks=args.batch_ticks))
     rows = sum(len(b) for b in batches)
     print(f"{rows:,} rows in {len(batches)} batches of {args.batch_ticks} s ({args.gpus:,} GPUs x {args.minutes} min)")
     base = open_store("views")
-    best: dict[str, float] = {"v1 (raw tables, no views)": float("inf"), "v2 (codecs + 6 views, 011 chain)": float("inf")}
+    best = dict.fromkeys((V1, VIEWS, STREAM), float("inf"))
     for round_ in range(args.rounds):
-        for label in list(best):
-            store = fresh(base, None if label.startswith("v1") else VIEWS)
+        for design in best:
+            store = fresh(base, design)
             spent = insert_all(store, batches)
-            best[label] = min(best[label], spent)
-            print(f"  round {round_ + 1} {label}: {rows / spent:,.0f} rows/s", flush=True)
-            base.command("DROP DATABASE " + store.dsn.rsplit("=", 1)[1])
-    v1, v2 = best.values()
-    for label, spent in best.items():
-        print(f"{label}: {rows / spent:,.0f} rows/s (best of {args.rounds})")
-    print(f"v2 with views / v1 without: {v1 / v2:.2f}x the insert rate ({v2 / v1:.2f}x the insert time)")
-    if args.per_view:
-        per_view(base, batches, args.rounds)
+            best[design] = min(best[design], spent)
+            print(f"  round {round_ + 1} {design}: {rows / spent:,.0f} rows/s", flush=True)
+            drop(base, store)
+    for design, spent in best.items():
+        extra = "" if design == V1 else f", +{(spent - best[V1]) / rows * 1e6:.2f} µs/row over v1"
+        print(f"{design}: {rows / spent:,.0f} rows/s, {spent / rows * 1e6:.2f} µs/row (best of {args.rounds}){extra}")
+    print(f"014 / v1 insert rate: {best[V1] / best[STREAM]:.2f}; 013 / v1: {best[V1] / best[VIEWS]:.2f}")
+    views_cost, stream_cost = best[VIEWS] - best[V1], best[STREAM] - best[V1]
+    if stream_cost > 0:
+        print(f"rollup cost per row, 014 / 013: {stream_cost / views_cost:.2f} ({views_cost / stream_cost:.1f}x cheaper)")
+    else:
+        print("rollup cost per row, 014: within the noise of v1's insert (014 measured no slower than v1)")
+    if args.breakdown:
+        breakdown(base, batches)
 
 
 if __name__ == "__main__":

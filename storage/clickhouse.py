@@ -11,7 +11,7 @@ column-oriented insert.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -31,6 +31,7 @@ from storage.base import DeadLetter, QueryResult
 from storage.datadir import lock_data_dir
 from storage.errors import classify
 from storage.native import Buffer, encode_columns, encode_frame, frame_column_names
+from storage.rollups_hour import gpu_hour
 
 SAMPLES_TABLE = "gpu_samples"
 EVENT_COLUMNS = (
@@ -71,18 +72,26 @@ INSERT_SETTINGS: dict[str, int] = {"async_insert": 0, "parallel_view_processing"
 # grants (storage/sql/server/users.sql) must cover exactly these, a test compares them.
 INGEST_TABLES = (
     "gpu_samples", "gpu_events", "gpu_inventory", "dead_letters", "facility_readings", "job_assignments", "gpu_processes",
-    "gpu_minute", "power_rack_1s", "gpu_latest_state",
+    "gpu_minute", "gpu_hour", "power_rack_1s", "gpu_latest_state",
 )  # fmt: skip
-# The rollups the writer computes from each batch (migration 014 dropped the views on
-# gpu_samples that fed them), in insert order, after the raw rows.
-STREAM_ROLLUPS: tuple[tuple[str, Callable[[GpuFrame], tuple[int, list[rollups.Column]]]], ...] = (
-    ("gpu_minute", rollups.gpu_minute),
-    ("power_rack_1s", rollups.power_rack_1s),
-    ("gpu_latest_state", rollups.gpu_latest_state),
-)
+# The rollups the writer computes from each batch (migration 014 dropped the views that fed
+# them), in insert order, after the raw rows; power_hall_1s and power_fleet_1s stay views
+# chained from power_rack_1s.
+STREAM_ROLLUPS = ("gpu_minute", "gpu_hour", "power_rack_1s", "gpu_latest_state")
 STREAM_ROLLUPS_VERSION = 14  # the migration from which the writer feeds STREAM_ROLLUPS
 # Timestamps travel as epoch-ms ints end to end (numpy datetime64 is not accepted).
 set_write_format("DateTime64", "int")
+
+
+def stream_rollups(frame: GpuFrame) -> list[tuple[str, int, list[rollups.Column]]]:
+    """The rollup blocks of `frame`, one per table of STREAM_ROLLUPS, in that order."""
+    minute_rows, minute, gpu = rollups.gpu_minute(frame)
+    return [
+        ("gpu_minute", minute_rows, minute),
+        ("gpu_hour", *gpu_hour(minute_rows, minute, gpu)),
+        ("power_rack_1s", *rollups.power_rack_1s(frame)),
+        ("gpu_latest_state", *rollups.gpu_latest_state(frame)),
+    ]
 
 
 def connect(dsn: str) -> Client:
@@ -143,8 +152,7 @@ class ClickHouseStore:
             return 0
         self._native_insert(SAMPLES_TABLE, frame_column_names(), encode_frame(frame), dedup_token)
         if self.streams_rollups():
-            for table, build in STREAM_ROLLUPS:
-                rows, columns = build(frame)
+            for table, rows, columns in stream_rollups(frame):
                 try:
                     self._native_insert(table, [c[0] for c in columns], encode_columns(rows, columns), f"{dedup_token}:{table}")
                 except StoreRefusedData as exc:

@@ -130,6 +130,7 @@ _FIXED: dict[str, str] = {
     "UInt8": "u1", "UInt16": "<u2", "UInt32": "<u4", "UInt64": "<u8", "Int16": "<i2", "Int64": "<i8", "Bool": "u1",
     "DateTime('UTC')": "<u4", "DateTime64(3, 'UTC')": "<i8",
 }  # fmt: skip
+_ARRAY_PAIR = re.compile(r"^Tuple\(Array\((\w+)\), Array\((\w+)\)\)$")
 _SAF = re.compile(r"^SimpleAggregateFunction\(\w+, (.*)\)$")
 
 
@@ -138,7 +139,8 @@ def encode_columns(rows: int, columns: Sequence[Column]) -> list[Buffer]:
 
     A SimpleAggregateFunction column is stored as its argument type. Data by type:
     `LowCardinality(String)` and `String` a `Categorical`; `Nullable(T)` (values, null mask);
-    `Array(T)` (end offsets per row, flat values) - UInt64 offsets, then the values.
+    `Array(T)` (end offsets per row, flat values) - UInt64 offsets, then the values;
+    `Tuple(Array(K), Array(V))` (end offsets per row, keys, values), the two arrays alike long.
     """
     parts: list[Buffer] = [_leb128(len(columns)), _leb128(rows)]
     lc_prefix = np.array([_LOW_CARDINALITY_VERSION], dtype="<u8").tobytes()
@@ -155,6 +157,14 @@ def encode_columns(rows: int, columns: Sequence[Column]) -> list[Buffer]:
         elif inner.startswith("Array(") and isinstance(data, tuple):
             offsets, flat = data
             parts += (_buffer(offsets, "<u8"), _buffer(flat, _FIXED[inner[6:-1]]))
+        elif (pair := _ARRAY_PAIR.match(inner)) and isinstance(data, tuple):
+            offsets, keys, values = data  # a Tuple is its elements' columns in turn
+            parts += (
+                _buffer(offsets, "<u8"),
+                _buffer(keys, _FIXED[pair[1]]),
+                _buffer(offsets, "<u8"),
+                _buffer(values, _FIXED[pair[2]]),
+            )
         elif isinstance(data, np.ndarray):
             parts.append(_buffer(data, _FIXED[inner]))
         else:

@@ -30,9 +30,10 @@ from gpufleet.contract.frame import Categorical, GpuFrame
 
 Index = npt.NDArray[np.intp]
 # A column of a rollup block: name, ClickHouse type, and its data; `Nullable` data is
-# (values, null mask), `Array` data is (offsets per row, flat values).
+# (values, null mask), `Array` data is (end offsets per row, flat values).
 Values = np.ndarray
-Column = tuple[str, str, Values | Categorical | tuple[Values, Values]]
+# `Tuple(Array(K), Array(V))` (a histogram) is (end offsets per row, keys, values).
+Column = tuple[str, str, Values | Categorical | tuple[Values, ...]]
 
 # gpu_minute (004, 011, 012): gauges keep sum/count/min/max, counters min/max.
 GAUGES: Final = ("power_mw", "gpu_temp_c", "mem_temp_c", "util_gpu_pct", "sm_clock_mhz")
@@ -196,59 +197,64 @@ def _quantile_source(frame: GpuFrame, prefix: str) -> tuple[np.ndarray, bool]:
     return values.astype(np.uint16), True
 
 
-def _saf(function: str, ch_type: str) -> str:
+def saf(function: str, ch_type: str) -> str:
     return f"SimpleAggregateFunction({function}, {ch_type})"
 
 
-def gpu_minute(frame: GpuFrame) -> tuple[int, list[Column]]:
-    """gpu_minute_mv's SELECT over `frame`: one row per (GPU labels, gpu_index, uuid, minute)."""
+def gpu_minute(frame: GpuFrame) -> tuple[int, list[Column], npt.NDArray[np.int64]]:
+    """gpu_minute_mv's SELECT over `frame`: one row per (GPU labels, gpu_index, uuid, minute).
+
+    Rows come sorted by GPU, then minute; also returns each row's GPU (an id, equal for the
+    rows of one GPU), from which `storage.rollups_hour` forms the hours.
+    """
     minutes = frame.ts_ms // 60_000
     rel, span = _relative(minutes)
     key = _radix_key([*_label_parts(frame, LABEL_COLUMNS), (frame.gpu_index, 256), (rel, span)])
     groups = _group(key)
+    gpu = key[groups.first] // span  # the minute is the last radix digit
     g = _Grouped(frame, groups)
     first = groups.first
     columns: list[Column] = [("minute", "DateTime('UTC')", (minutes[first] * 60).astype(np.uint32))]
     columns += g.keys(LABEL_COLUMNS[:5])
     columns.append(("gpu_index", "UInt8", frame.gpu_index[first]))
     columns += g.keys(("uuid",))
-    columns.append(("samples", _saf("sum", "UInt64"), groups.sizes.astype(np.uint64)))
+    columns.append(("samples", saf("sum", "UInt64"), groups.sizes.astype(np.uint64)))
     for name in GAUGES:
         ch = METRICS_BY_NAME[name].ch_type
         signed = ch.startswith("Int")
         total = g.sum(name, np.int64 if signed else np.uint64)
-        columns.append((f"{name}_sum", _saf("sum", "Int64" if signed else "UInt64"), total))
-        columns.append((f"{name}_count", _saf("sum", "UInt64"), g.count(name)))
-        columns.append((f"{name}_min", _saf("min", f"Nullable({ch})"), g.extreme(name, largest=False)))
-        columns.append((f"{name}_max", _saf("max", f"Nullable({ch})"), g.extreme(name, largest=True)))
+        columns.append((f"{name}_sum", saf("sum", "Int64" if signed else "UInt64"), total))
+        columns.append((f"{name}_count", saf("sum", "UInt64"), g.count(name)))
+        columns.append((f"{name}_min", saf("min", f"Nullable({ch})"), g.extreme(name, largest=False)))
+        columns.append((f"{name}_max", saf("max", f"Nullable({ch})"), g.extreme(name, largest=True)))
     for prefix in QUANTILE_VALUES:
         source, skip_nulls = _quantile_source(frame, prefix)
         arrays = g.values_array(QUANTILE_VALUES[prefix], source, skip_nulls)
-        columns.append((f"{prefix}_values", _saf("groupArrayArray", "Array(UInt16)"), arrays))
-    columns.append(("reasons_seen", _saf("groupBitOr", "Nullable(UInt64)"), g.bit_or("clocks_event_reasons")))
+        columns.append((f"{prefix}_values", saf("groupArrayArray", "Array(UInt16)"), arrays))
+    columns.append(("reasons_seen", saf("groupBitOr", "Nullable(UInt64)"), g.bit_or("clocks_event_reasons")))
     reasons = frame.metrics["clocks_event_reasons"].astype(np.uint64)
     known = ~frame.null_mask("clocks_event_reasons")
     for column, bits in REASON_CLASSES.items():
-        columns.append((column, _saf("sum", "UInt64"), g.count_true(known & ((reasons & np.uint64(bits)) != 0))))
+        columns.append((column, saf("sum", "UInt64"), g.count_true(known & ((reasons & np.uint64(bits)) != 0))))
     for name in COUNTERS:
         ch = METRICS_BY_NAME[name].ch_type
-        columns.append((f"{name}_min", _saf("min", f"Nullable({ch})"), g.extreme(name, largest=False)))
-        columns.append((f"{name}_max", _saf("max", f"Nullable({ch})"), g.extreme(name, largest=True)))
+        columns.append((f"{name}_min", saf("min", f"Nullable({ch})"), g.extreme(name, largest=False)))
+        columns.append((f"{name}_max", saf("max", f"Nullable({ch})"), g.extreme(name, largest=True)))
     for name in ANY_FLAGS:
-        columns.append((f"{name}_any", _saf("max", "Nullable(Bool)"), g.extreme(name, largest=True)))
+        columns.append((f"{name}_any", saf("max", "Nullable(Bool)"), g.extreme(name, largest=True)))
     for name in GPM_COLUMNS:
-        columns.append((f"{name}_sum", _saf("sum", "UInt64"), g.sum(name, np.uint64)))
-        columns.append((f"{name}_count", _saf("sum", "UInt64"), g.count(name)))
+        columns.append((f"{name}_sum", saf("sum", "UInt64"), g.sum(name, np.uint64)))
+        columns.append((f"{name}_count", saf("sum", "UInt64"), g.count(name)))
     for name in ACTIVITY_MIN_MAX:
         ch = METRICS_BY_NAME[name].ch_type
-        columns.append((f"{name}_min", _saf("min", f"Nullable({ch})"), g.extreme(name, largest=False)))
-        columns.append((f"{name}_max", _saf("max", f"Nullable({ch})"), g.extreme(name, largest=True)))
+        columns.append((f"{name}_min", saf("min", f"Nullable({ch})"), g.extreme(name, largest=False)))
+        columns.append((f"{name}_max", saf("max", f"Nullable({ch})"), g.extreme(name, largest=True)))
     util, sm = frame.metrics["util_gpu_pct"], frame.metrics["sm_active_pct"]
     stalled = (util >= STALLED_UTIL_MIN_PCT) & (sm <= STALLED_SM_MAX_PCT)
     stalled &= ~frame.null_mask("util_gpu_pct") & ~frame.null_mask("sm_active_pct")
-    columns.append(("stalled_samples", _saf("sum", "UInt64"), g.count_true(stalled)))
-    columns.append(("recovery_action_max", _saf("max", "Nullable(UInt8)"), g.extreme("recovery_action", largest=True)))
-    return len(groups), columns
+    columns.append(("stalled_samples", saf("sum", "UInt64"), g.count_true(stalled)))
+    columns.append(("recovery_action_max", saf("max", "Nullable(UInt8)"), g.extreme("recovery_action", largest=True)))
+    return len(groups), columns, gpu
 
 
 def power_rack_1s(frame: GpuFrame) -> tuple[int, list[Column]]:
@@ -259,9 +265,9 @@ def power_rack_1s(frame: GpuFrame) -> tuple[int, list[Column]]:
     g = _Grouped(frame, groups)
     columns: list[Column] = [("ts", "DateTime('UTC')", seconds[groups.first].astype(np.uint32))]
     columns += g.keys(TOPOLOGY_LABELS[:4])
-    columns.append(("power_mw", _saf("sum", "UInt64"), g.sum("power_mw", np.uint64)))
-    columns.append(("power_instant_mw", _saf("sum", "UInt64"), g.sum("power_instant_mw", np.uint64)))
-    columns.append(("gpus", _saf("sum", "UInt64"), g.count("power_mw")))
+    columns.append(("power_mw", saf("sum", "UInt64"), g.sum("power_mw", np.uint64)))
+    columns.append(("power_instant_mw", saf("sum", "UInt64"), g.sum("power_instant_mw", np.uint64)))
+    columns.append(("gpus", saf("sum", "UInt64"), g.count("power_mw")))
     return len(groups), columns
 
 
@@ -272,10 +278,10 @@ def gpu_latest_state(frame: GpuFrame) -> tuple[int, list[Column]]:
     # Sorted by (gpu, ts), stable, over the rows reversed: a group's last row has the
     # greatest ts and, among rows sharing it, the earliest in frame order.
     n = len(frame)
-    reversed_key = _radix_key([(gpu[::-1], int(gpu.max()) + 1), (rel[::-1], span)])
-    groups = _group(reversed_key)
-    last = n - 1 - groups.order[np.append(groups.starts[1:], n) - 1]
-    pick = np.sort(last)  # frame order, like the view's output
+    order = np.argsort(_radix_key([(gpu[::-1], int(gpu.max()) + 1), (rel[::-1], span)]), kind="stable")
+    by_gpu = gpu[::-1][order]
+    ends = np.flatnonzero(np.append(by_gpu[1:] != by_gpu[:-1], True))
+    pick = np.sort(n - 1 - order[ends])  # in frame order, like the view's output
     columns: list[Column] = [
         ("cluster", _LC, frame.labels["cluster"].take(pick)),
         ("node", _LC, frame.labels["node"].take(pick)),

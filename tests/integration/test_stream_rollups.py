@@ -1,5 +1,6 @@
-"""Migration 014 on chDB: the rollups the writer computes from each batch equal, column by
-column, what the materialized views they replace wrote from the same batches; and a retry
+"""Migration 014 on chDB: the rollups the writer computes from each batch (minute, hour,
+rack-second, latest state) and the views still chained from them equal, column by column,
+what the materialized views they replace wrote from the same batches; and a retry
 after the raw insert landed but a rollup insert failed stores every level exactly once."""
 
 from __future__ import annotations
@@ -120,12 +121,12 @@ def counts(store: ClickHouseStore) -> tuple[int, ...]:
 
 
 def test_retry_after_raw_stored_and_a_rollup_failed_stores_every_level_once(chdb_path: Path) -> None:
-    """The raw insert and the minute rollup land; the rack rollup fails (a view on it refuses,
+    """The raw insert and the minute and hour rollups land; the rack rollup fails (a view on it refuses,
     the real engine's throwIf, while a flag is set, so its own part may be written too) and
     the latest state is never reached. Ingest backs off (a refused rollup is a store error:
     the raw rows are in, so nothing is split or dead-lettered), the flag is cleared, the
-    retry with the same token is deduplicated in gpu_samples and gpu_minute and inserts the
-    rest; a third delivery (a crash before the commit) changes nothing."""
+    retry with the same token is deduplicated in gpu_samples, gpu_minute and gpu_hour and
+    inserts the rest; a third delivery (a crash before the commit) changes nothing."""
     store = new_store(chdb_path)
     migrate(store)
     store.command("CREATE TABLE flag (on UInt8) ENGINE = Memory")

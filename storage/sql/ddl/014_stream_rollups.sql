@@ -4,9 +4,11 @@
 -- holds each batch as numpy columns and computes the same partial aggregates from it
 -- (storage/rollups.py): per GPU and minute into gpu_minute, per rack and second into
 -- power_rack_1s, the newest sample per GPU into gpu_latest_state, each inserted after the
--- raw rows with a token derived from the batch's. The tables, their columns and what they
--- mean are unchanged, and so are the chained views (gpu_hour_mv, power_hall_1s_mv,
--- power_fleet_1s_mv), which now read the writer's blocks.
+-- raw rows with a token derived from the batch's. gpu_hour is merged from the writer's
+-- minute rows too (storage/rollups_hour.py): gpu_hour_mv, chained from gpu_minute, would
+-- now be the dearest part of an insert (its sumMap histograms). The tables, their columns
+-- and what they mean are unchanged; power_hall_1s_mv and power_fleet_1s_mv stay, reading
+-- the writer's power_rack_1s blocks.
 --
 -- Stop ingest while migrating, as for 011: an ingest started before this migration still
 -- leaves the rollups to the views it expects, so rows it writes after the drop reach
@@ -19,5 +21,6 @@
 -- the shard that deduplicates it.
 
 DROP VIEW IF EXISTS gpu_minute_mv;
+DROP VIEW IF EXISTS gpu_hour_mv;
 DROP VIEW IF EXISTS power_rack_1s_mv;
 DROP VIEW IF EXISTS gpu_latest_state_mv;

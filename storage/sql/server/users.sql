@@ -7,9 +7,9 @@
 -- not migrate a server store unless given --migrate). On a cluster it also gets INSERT on
 -- each `<table>_local`, which the Distributed table writes on the shards as this user
 -- (distributed_foreground_insert, with the cluster's interserver secret). Since migration
--- 014 ingest writes the minute, rack-second and latest-state rollups itself (computed from
--- each batch); the hour, hall and fleet rollups are written by materialized views chained
--- from those, which run with their definer's rights (the administrator who ran `db migrate`,
+-- 014 ingest writes the minute, hour, rack-second and latest-state rollups itself (computed
+-- from each batch); the hall and fleet rollups are written by materialized views chained
+-- from power_rack_1s, which run with their definer's rights (the administrator who ran `db migrate`,
 -- SQL SECURITY DEFINER by default since 24.x), so the ingest user needs no grant on them.
 -- gpufleet_grafana may only SELECT, under readonly = 2: the Grafana ClickHouse plugin sends
 -- per-query settings, which readonly = 1 forbids, and it sets max_execution_time, which
@@ -27,6 +27,7 @@ GRANT {on_cluster} INSERT ON {database}.facility_readings TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.job_assignments TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.gpu_processes TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.gpu_minute TO gpufleet_ingest;
+GRANT {on_cluster} INSERT ON {database}.gpu_hour TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.power_rack_1s TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.gpu_latest_state TO gpufleet_ingest;
 
