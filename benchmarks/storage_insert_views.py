@@ -7,8 +7,11 @@ alternating, each round into fresh databases:
 - v1: the raw tables only (001 plus the raw columns added since), no rollups: the baseline;
 - 013 (views): every migration up to 013; the minute, rack-second and latest-state rollups
   come from materialized views on gpu_samples, the hour, hall and fleet ones chained from those;
-- 014 (stream): the current schema; `insert_samples` computes the minute, rack-second and
-  latest-state rollups from the frame with numpy and inserts them; the chained views stay.
+- 014 (stream): the current schema; `insert_samples` computes the minute, hour, rack-second
+  and latest-state rollups from the frame with numpy and inserts them; the hall and fleet
+  power views stay, chained from power_rack_1s;
+- 014 with gpu_hour_mv: the same, but the hour rollup left to 012's view chained from
+  gpu_minute (the design 014 replaced, measured to say why).
 Only the time inside `insert_samples` counts. Prints rows/s for each (best of the rounds),
 µs per row over v1 for both rollup designs, and their ratios. `--breakdown` also times the
 writer's numpy rollups alone and each of its inserts (cProfile-free: perf_counter around each).
@@ -23,11 +26,12 @@ import uuid
 from storage_fleet import apply_v1, frames, open_store
 
 from gpufleet.contract.frame import GpuFrame
-from storage.clickhouse import STREAM_ROLLUPS_VERSION, ClickHouseStore, stream_rollups
+from storage.clickhouse import STREAM_ROLLUPS, STREAM_ROLLUPS_VERSION, ClickHouseStore, stream_rollups
 from storage.migrations import MIGRATIONS_TABLE, Ttls, available, migrate
 from storage.native import encode_columns, encode_frame, frame_column_names
 
 V1, VIEWS, STREAM = "v1 (raw tables, no rollups)", "013 (rollups by views on raw)", "014 (rollups by the writer)"
+HOUR_VIEW = "014, but gpu_hour by its view chained from gpu_minute (as 011-013)"
 
 
 def insert_all(store: ClickHouseStore, batches: list[GpuFrame]) -> float:
@@ -64,6 +68,10 @@ def fresh(base: ClickHouseStore, design: str) -> ClickHouseStore:
         migrate_views(store)
     else:
         migrate(store)
+    if design == HOUR_VIEW:
+        twelve = next(m for m in available() if m.version == 12)
+        store.command(next(s for s in twelve.statements(Ttls().params()) if "VIEW IF NOT EXISTS gpu_hour_mv" in s))
+        store.stream_tables = tuple(t for t in STREAM_ROLLUPS if t != "gpu_hour")
     return store
 
 
@@ -106,7 +114,7 @@ def main() -> None:
     rows = sum(len(b) for b in batches)
     print(f"{rows:,} rows in {len(batches)} batches of {args.batch_ticks} s ({args.gpus:,} GPUs x {args.minutes} min)")
     base = open_store("views")
-    best = dict.fromkeys((V1, VIEWS, STREAM), float("inf"))
+    best = dict.fromkeys((V1, VIEWS, STREAM, HOUR_VIEW), float("inf"))
     for round_ in range(args.rounds):
         for design in best:
             store = fresh(base, design)

@@ -172,6 +172,21 @@ def _backfill_before_view(store: ClickHouseStore, statement: str) -> None:
     store.command(f"INSERT INTO {match['target']} {match['select']}", settings={"async_insert": 0})
 
 
+def hour_from_minute_sql(where: str = "") -> str:
+    """`INSERT INTO gpu_hour SELECT ...` over gpu_minute rows (`where` filters them): the
+    SELECT of gpu_hour_mv as 012 left it. Since 014 the writer merges gpu_hour itself; rows
+    put into gpu_minute by SQL (a benchmark generating history, a repair) reach gpu_hour
+    through this, run once over the rows it has not seen."""
+    view = next(
+        s for m in available() if m.version == 12 for s in m.statements(Ttls().params())
+        if s.startswith("CREATE MATERIALIZED VIEW IF NOT EXISTS gpu_hour_mv")
+    )  # fmt: skip
+    select = _MATERIALIZED_VIEW.match(view)["select"]  # type: ignore[index]
+    if where:
+        select = select.replace("\nGROUP BY hour", f"\nWHERE {where}\nGROUP BY hour")
+    return f"INSERT INTO gpu_hour {select}"
+
+
 def xid_catalog_rows() -> tuple[list[tuple[object, ...]], str]:
     """The catalog's rows, versioned by load time, and a token derived from their content.
 

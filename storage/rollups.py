@@ -118,18 +118,26 @@ class _Grouped:
 
     def __init__(self, frame: GpuFrame, groups: Groups) -> None:
         self.frame, self.groups = frame, groups
+        # a column in group order, gathered once (the gathers are most of the time here)
+        self._sorted: dict[str, tuple[np.ndarray, npt.NDArray[np.bool_] | None]] = {}
+        self._counts: dict[str, npt.NDArray[np.uint64]] = {}
 
     def sorted(self, name: str) -> tuple[np.ndarray, npt.NDArray[np.bool_] | None]:
-        mask = self.frame.nulls.get(name)
-        order = self.groups.order
-        return self.frame.metrics[name][order], None if mask is None else mask[order]
+        if name not in self._sorted:
+            mask = self.frame.nulls.get(name)
+            order = self.groups.order
+            self._sorted[name] = self.frame.metrics[name][order], None if mask is None else mask[order]
+        return self._sorted[name]
 
     def count(self, name: str) -> npt.NDArray[np.uint64]:
         """count(x): the non-NULL values per group."""
-        mask = self.frame.nulls.get(name)
-        if mask is None:
-            return self.groups.sizes.astype(np.uint64)
-        return self.count_true(~mask)
+        if name not in self._counts:
+            mask = self.sorted(name)[1]
+            if mask is None:
+                self._counts[name] = self.groups.sizes.astype(np.uint64)
+            else:
+                self._counts[name] = np.add.reduceat((~mask).astype(np.uint64), self.groups.starts)
+        return self._counts[name]
 
     def count_true(self, condition: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint64]:
         return np.add.reduceat(condition[self.groups.order].astype(np.uint64), self.groups.starts)
@@ -169,12 +177,11 @@ class _Grouped:
         groupArray skips NULLs; with `skip_nulls` False the expression is never NULL (it
         turned each NULL into a value already, in `transform`).
         """
-        mask = self.frame.nulls.get(name)
+        mask = self.sorted(name)[1]
         flat = transform[self.groups.order]
         if mask is None or not skip_nulls:
             return np.cumsum(self.groups.sizes, dtype=np.uint64), flat
-        flat = flat[~mask[self.groups.order]]
-        return np.cumsum(self.count(name), dtype=np.uint64), flat
+        return np.cumsum(self.count(name), dtype=np.uint64), flat[~mask]
 
     def keys(self, names: tuple[str, ...]) -> list[Column]:
         first = self.groups.first

@@ -18,7 +18,7 @@ from gpufleet.contract.frame import GpuFrame
 from pipeline.ingest import Backoff, Ingest
 from pipeline.memory import MemoryBroker
 from storage.clickhouse import STREAM_ROLLUPS_VERSION, ClickHouseStore
-from storage.migrations import MIGRATIONS_TABLE, Ttls, available, migrate
+from storage.migrations import MIGRATIONS_TABLE, Ttls, available, hour_from_minute_sql, migrate
 from tests.support.storage_fixtures import make_fleet, new_store
 
 FAST = Backoff(first_s=0.01, max_s=0.05)
@@ -95,6 +95,20 @@ def test_stream_rollups_equal_the_views_they_replace_column_by_column(chdb_path:
     # the gaps reached every kind of aggregate: all-NULL minutes, partial counts
     nulls = stream.query("SELECT countIf(mem_temp_c_max IS NULL), countIf(power_mw_count < samples) FROM gpu_minute").rows[0]
     assert nulls[0] > 0 and nulls[1] > 0
+
+
+def test_hour_rollup_sql_gives_the_writers_hour_rows(chdb_path: Path) -> None:
+    """`hour_from_minute_sql` (gpu_hour_mv's SELECT, for minute rows put in by SQL) rolls the
+    writer's minute rows up to the same gpu_hour the writer merged itself."""
+    store = new_store(chdb_path)
+    migrate(store)
+    _, frames, _, _ = make_fleet(gpus=32, ticks=90)
+    for i in range(0, 90, 30):
+        store.insert_samples(with_gaps(GpuFrame.concat(frames[i : i + 30]), i), f"h-{i}")
+    written = merged(store, "gpu_hour")
+    store.command("TRUNCATE TABLE gpu_hour")
+    store.command(hour_from_minute_sql(where="m.samples > 0"))
+    assert written and merged(store, "gpu_hour") == written
 
 
 def test_latest_state_takes_the_newest_row_and_the_first_of_a_tie(chdb_path: Path) -> None:
