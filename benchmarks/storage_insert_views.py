@@ -34,13 +34,15 @@ V1, VIEWS, STREAM = "v1 (raw tables, no rollups)", "013 (rollups by views on raw
 HOUR_VIEW = "014, but gpu_hour by its view chained from gpu_minute (as 011-013)"
 
 
-def insert_all(store: ClickHouseStore, batches: list[GpuFrame]) -> float:
-    spent = 0.0
+def insert_all(store: ClickHouseStore, batches: list[GpuFrame]) -> tuple[float, float]:
+    """Wall and CPU seconds inside `insert_samples` (CPU: this process, chDB's threads included)."""
+    wall = cpu = 0.0
     for i, frame in enumerate(batches):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         store.insert_samples(frame, f"bench-{i}")
-        spent += time.perf_counter() - t
-    return spent
+        wall += time.perf_counter() - t
+        cpu += time.process_time() - c
+    return wall, cpu
 
 
 def migrate_views(store: ClickHouseStore) -> None:
@@ -79,26 +81,43 @@ def drop(base: ClickHouseStore, store: ClickHouseStore) -> None:
     base.command("DROP DATABASE " + store.dsn.rsplit("=", 1)[1])
 
 
+class Clock:
+    """Wall and CPU seconds per label (process time: chDB's threads included, so background
+    merges that run meanwhile count too)."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, list[float]] = {}
+        self._label, self._wall, self._cpu = "", 0.0, 0.0
+
+    def start(self, label: str) -> None:
+        self._label, self._wall, self._cpu = label, time.perf_counter(), time.process_time()
+
+    def stop(self) -> None:
+        total = self.spent.setdefault(self._label, [0.0, 0.0])
+        total[0] += time.perf_counter() - self._wall
+        total[1] += time.process_time() - self._cpu
+
+
 def breakdown(base: ClickHouseStore, batches: list[GpuFrame]) -> None:
-    """Where the writer's time goes with stream rollups: raw insert, numpy per rollup, each rollup insert."""
+    """Where the writer's time goes with stream rollups, wall and CPU per raw row."""
     rows = sum(len(b) for b in batches)
     store = fresh(base, STREAM)
-    spent: dict[str, float] = {"raw insert (Native, gpu_samples)": 0.0}
+    clock = Clock()
     for i, frame in enumerate(batches):
-        t = time.perf_counter()
+        clock.start("raw insert (Native, gpu_samples)")
         store._native_insert("gpu_samples", frame_column_names(), encode_frame(frame), f"x-{i}")
-        spent["raw insert (Native, gpu_samples)"] += time.perf_counter() - t
-        t = time.perf_counter()
+        clock.stop()
+        clock.start("all rollups: numpy + encode")
         blocks = [(table, columns, encode_columns(n, columns)) for table, n, columns in stream_rollups(frame)]
-        spent["all rollups: numpy + encode"] = spent.get("all rollups: numpy + encode", 0.0) + time.perf_counter() - t
+        clock.stop()
         for table, columns, block in blocks:
-            t = time.perf_counter()
+            clock.start(f"{table}: insert" + (" (+ hall, fleet views)" if table == "power_rack_1s" else ""))
             store._native_insert(table, [c[0] for c in columns], block, f"x-{i}:{table}")
-            label = f"{table}: insert" + (" (+ hall, fleet views)" if table == "power_rack_1s" else "")
-            spent[label] = spent.get(label, 0.0) + time.perf_counter() - t
-    for label, s in spent.items():
-        print(f"  {label}: {s / rows * 1e6:.2f} µs/row")
-    print(f"  total: {sum(spent.values()) / rows * 1e6:.2f} µs/row = {rows / sum(spent.values()):,.0f} rows/s")
+            clock.stop()
+    for label, (wall, cpu) in clock.spent.items():
+        print(f"  {label}: {wall / rows * 1e6:.2f} µs/row wall, {cpu / rows * 1e6:.2f} µs/row CPU")
+    wall, cpu = (sum(v[k] for v in clock.spent.values()) for k in (0, 1))
+    print(f"  total: {wall / rows * 1e6:.2f} µs/row wall ({rows / wall:,.0f} rows/s), {cpu / rows * 1e6:.2f} µs/row CPU")
     drop(base, store)
 
 
@@ -109,28 +128,29 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-ticks", type=int, default=120, help="fleet seconds per insert (default: %(default)s)")
     parser.add_argument("--breakdown", action="store_true", help="also time each part of the 014 writer")
+    parser.add_argument("--no-views-design", action="store_true", help="leave out 013 (the slowest) from the rounds")
     args = parser.parse_args()
     batches = list(frames(args.gpus, args.minutes * 60, batch_ticks=args.batch_ticks))
     rows = sum(len(b) for b in batches)
     print(f"{rows:,} rows in {len(batches)} batches of {args.batch_ticks} s ({args.gpus:,} GPUs x {args.minutes} min)")
     base = open_store("views")
-    best = dict.fromkeys((V1, VIEWS, STREAM, HOUR_VIEW), float("inf"))
+    designs = (V1, STREAM, HOUR_VIEW) if args.no_views_design else (V1, VIEWS, STREAM, HOUR_VIEW)
+    best = dict.fromkeys(designs, float("inf"))
+    best_cpu = dict.fromkeys(designs, float("inf"))
     for round_ in range(args.rounds):
-        for design in best:
+        for design in designs:
             store = fresh(base, design)
-            spent = insert_all(store, batches)
-            best[design] = min(best[design], spent)
-            print(f"  round {round_ + 1} {design}: {rows / spent:,.0f} rows/s", flush=True)
+            wall, cpu = insert_all(store, batches)
+            best[design], best_cpu[design] = min(best[design], wall), min(best_cpu[design], cpu)
+            print(f"  round {round_ + 1} {design}: {rows / wall:,.0f} rows/s, CPU {cpu / rows * 1e6:.2f} µs/row", flush=True)
             drop(base, store)
     for design, spent in best.items():
         extra = "" if design == V1 else f", +{(spent - best[V1]) / rows * 1e6:.2f} µs/row over v1"
-        print(f"{design}: {rows / spent:,.0f} rows/s, {spent / rows * 1e6:.2f} µs/row (best of {args.rounds}){extra}")
-    print(f"014 / v1 insert rate: {best[V1] / best[STREAM]:.2f}; 013 / v1: {best[V1] / best[VIEWS]:.2f}")
-    views_cost, stream_cost = best[VIEWS] - best[V1], best[STREAM] - best[V1]
-    if stream_cost > 0:
-        print(f"rollup cost per row, 014 / 013: {stream_cost / views_cost:.2f} ({views_cost / stream_cost:.1f}x cheaper)")
-    else:
-        print("rollup cost per row, 014: within the noise of v1's insert (014 measured no slower than v1)")
+        cpu = best_cpu[design] / rows * 1e6
+        line = f"{design}: {rows / spent:,.0f} rows/s, {spent / rows * 1e6:.2f} µs/row, CPU {cpu:.2f} µs/row"
+        print(f"{line} (best of {args.rounds}){extra}")
+    for design in designs[1:]:
+        print(f"{design} / v1: {best[V1] / best[design]:.2f} of the insert rate, {best_cpu[design] / best_cpu[V1]:.2f}x the CPU")
     if args.breakdown:
         breakdown(base, batches)
 
