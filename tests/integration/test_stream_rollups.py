@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
@@ -134,31 +135,39 @@ def counts(store: ClickHouseStore) -> tuple[int, ...]:
     ).rows[0])  # fmt: skip
 
 
-def test_retry_after_raw_stored_and_a_rollup_failed_stores_every_level_once(chdb_path: Path) -> None:
-    """The raw insert and the minute and hour rollups land; the rack rollup fails (a view on it refuses,
-    the real engine's throwIf, while a flag is set, so its own part may be written too) and
-    the latest state is never reached. Ingest backs off (a refused rollup is a store error:
-    the raw rows are in, so nothing is split or dead-lettered), the flag is cleared, the
-    retry with the same token is deduplicated in gpu_samples, gpu_minute and gpu_hour and
-    inserts the rest; a third delivery (a crash before the commit) changes nothing."""
+@pytest.mark.parametrize("refusal", ["view", "constraint"])
+def test_retry_after_raw_stored_and_a_rollup_failed_stores_every_level_once(chdb_path: Path, refusal: str) -> None:
+    """The raw insert and the minute and hour rollups land; the rack rollup is refused and the
+    latest state is never reached. Refused by a view on power_rack_1s (the real engine's
+    throwIf, so its own part may be written too) or by a table constraint (a data error,
+    which for raw rows would mean "isolate them"). Ingest backs off (a refused rollup is a
+    store error: the raw rows are in, so nothing is split or dead-lettered), the operator
+    fixes the store, the retry with the same token is deduplicated in gpu_samples,
+    gpu_minute and gpu_hour and inserts the rest; a third delivery (a crash before the
+    commit) changes nothing."""
     store = new_store(chdb_path)
     migrate(store)
-    store.command("CREATE TABLE flag (on UInt8) ENGINE = Memory")
-    store.command("INSERT INTO flag VALUES (1)")
-    store.command("CREATE TABLE fragile_t (rack LowCardinality(String)) ENGINE = MergeTree ORDER BY rack"
-                  " SETTINGS non_replicated_deduplication_window = 100")  # fmt: skip
-    store.command("CREATE MATERIALIZED VIEW fragile TO fragile_t AS SELECT rack FROM power_rack_1s"
-                  " WHERE throwIf((SELECT count() FROM flag) > 0, 'rack rollup refused') = 0")  # fmt: skip
+    if refusal == "view":
+        store.command("CREATE TABLE flag (on UInt8) ENGINE = Memory")
+        store.command("INSERT INTO flag VALUES (1)")
+        store.command("CREATE TABLE fragile_t (rack LowCardinality(String)) ENGINE = MergeTree ORDER BY rack"
+                      " SETTINGS non_replicated_deduplication_window = 100")  # fmt: skip
+        store.command("CREATE MATERIALIZED VIEW fragile TO fragile_t AS SELECT rack FROM power_rack_1s"
+                      " WHERE throwIf((SELECT count() FROM flag) > 0, 'rack rollup refused') = 0")  # fmt: skip
+        fix = "TRUNCATE TABLE flag"
+    else:
+        store.command("ALTER TABLE power_rack_1s ADD CONSTRAINT refused CHECK gpus > 1000000000")
+        fix = "ALTER TABLE power_rack_1s DROP CONSTRAINT refused"
     _, frames, _, _ = make_fleet(gpus=64, ticks=3)
     frame = GpuFrame.concat(frames)
     seen: list[tuple[int, ...]] = []
 
     class Fixing(MemoryBroker):
         def keepalive(self, timeout_s: float) -> None:  # called by ingest while it backs off
-            if ingest.stats.store_retries >= 2 and store.query("SELECT count() FROM flag").rows[0][0]:
+            if ingest.stats.store_retries >= 2 and not seen:
                 assert self.backlog == 1, "nothing committed while a rollup is refused"
                 seen.append(counts(store))
-                store.command("TRUNCATE TABLE flag")  # the operator fixes the store
+                store.command(fix)  # the operator fixes the store
             time.sleep(0.005)
 
     broker = Fixing()
@@ -166,11 +175,14 @@ def test_retry_after_raw_stored_and_a_rollup_failed_stores_every_level_once(chdb
     broker.publish_samples(frame)
     delivery = ingest.step()
     assert delivery is not None and broker.backlog == 0
-    assert ingest.stats.store_retries == 2 and ingest.stats.store_refused == 0
+    assert ingest.stats.store_retries == 2 and ingest.stats.store_refused == 0 and ingest.stats.dead_letters == 0
     rows = len(frame)
     raw, minute, hour, *_, latest_rows = seen[0]
     assert (raw, minute, hour, latest_rows) == (rows, rows, rows, 0), "failed between the inserts"
     assert counts(store) == (rows, rows, rows, rows, rows, rows, 64)
     store.insert_samples(delivery.samples, f"{delivery.token}:samples")  # delivered again after a crash
     assert counts(store) == (rows, rows, rows, rows, rows, rows, 64)
-    assert store.query("SELECT count() FROM fragile_t").rows[0][0] == store.query("SELECT count() FROM power_rack_1s").rows[0][0]
+    if refusal == "view":
+        assert (
+            store.query("SELECT count() FROM fragile_t").rows[0][0] == store.query("SELECT count() FROM power_rack_1s").rows[0][0]
+        )
