@@ -180,6 +180,12 @@ class ClickHouseStore:
             try:
                 rows = self.query(f"SELECT count() FROM gpufleet_migrations WHERE version >= {STREAM_ROLLUPS_VERSION}").rows
             except StoreError as exc:
+                if exc.code == ACCESS_DENIED:
+                    raise StoreError(
+                        "the store user may not read gpufleet_migrations, which tells whether it writes the rollups:"
+                        " grant it SELECT (`gpufleet db users` renders the grant)",
+                        exc.code,
+                    ) from exc
                 if exc.code != UNKNOWN_TABLE:
                     raise
                 rows = [(0,)]  # never migrated: raw tables made by hand, or by another tool
@@ -280,3 +286,4 @@ class ClickHouseStore:
 
 _INSERTS = frozenset({"insert", "raw_insert"})
 UNKNOWN_TABLE = 60
+ACCESS_DENIED = 497

@@ -30,6 +30,9 @@ GRANT {on_cluster} INSERT ON {database}.gpu_minute TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.gpu_hour TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.power_rack_1s TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.gpu_latest_state TO gpufleet_ingest;
+-- and reads the schema version once (which migrations are applied decides whether it writes
+-- the rollups itself: storage.clickhouse.ClickHouseStore.streams_rollups); no data.
+GRANT {on_cluster} SELECT ON {database}.gpufleet_migrations TO gpufleet_ingest;
 
 CREATE SETTINGS PROFILE IF NOT EXISTS gpufleet_grafana_profile {on_cluster}
     SETTINGS readonly = 2,
