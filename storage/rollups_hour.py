@@ -2,8 +2,8 @@
 
 gpu_hour_mv (011, 012) read each gpu_minute insert block; with the minute rows computed by
 the writer (`storage.rollups`), it was the dearest part of an insert: its four sumMap
-histograms cost ~5 µs per minute row each in ClickHouse (40,000 minute rows of a 20,000-GPU
-batch: 0.8 s, more than the raw insert; measured, docs/benchmarks.md). The same rows are
+histograms cost ~5 µs of CPU per minute row each in ClickHouse (40,000 minute rows of a
+20,000-GPU batch: ~1 s, more than the raw insert; measured, docs/benchmarks.md). The same rows are
 merged here: sums add, minima and maxima keep theirs (NULL when every minute is NULL),
 bitmasks OR, and each `*_values` array becomes the histogram the view built from it,
 `(sorted distinct values, how many of each)`.
