@@ -4,7 +4,7 @@
 data dir is locked so a second process gets a clear error); `chdb://memory` keeps nothing.
 `http(s)://user:password@host:8123/database` talks to a server. Samples go in as one
 Native block per batch (`storage.native`), followed (from migration 014) by the batch's
-minute, rack-second and latest-state rollups, computed with numpy (`storage.rollups`);
+minute, hour, rack-second and latest-state rollups, computed with numpy (`storage.rollups`);
 events, inventory and dead letters, which are few, through clickhouse-connect's own
 column-oriented insert.
 """
