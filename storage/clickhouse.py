@@ -165,8 +165,11 @@ class ClickHouseStore:
         return len(frame)
 
     def _native_insert(self, table: str, names: list[str], parts: list[Buffer], token: str) -> None:
-        # clickhouse-connect takes a generator of bytes; each column is copied once, here
-        block = (bytes(part) for part in parts)
+        # One buffer, each column copied once: chDB's backend writes the block to a file part
+        # by part, and every write releases and retakes the GIL, which a busy thread (the
+        # demo's agent) then holds for up to the switch interval: hundreds of parts per block
+        # made an insert several times slower beside it (measured, docs/benchmarks.md).
+        block = [b"".join(parts)]
         settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
         self._call(self.client.raw_insert, table, names, block, settings=settings, fmt="Native")
 
