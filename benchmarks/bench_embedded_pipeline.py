@@ -1,13 +1,17 @@
-"""Embedded pipeline throughput, against a raw clickhouse-connect insert of the same rows.
+"""Embedded pipeline throughput with every rollup, against chDB's insert of the same rows without views.
 
     .venv/bin/python benchmarks/bench_embedded_pipeline.py [--gpus 20000] [--ticks 60]
 
 1. pipeline: synthetic fleet → agent (thread) → memory transport → ingest (frame check,
-   Native block, insert with dedup token) → chDB, unthrottled, as `gpufleet demo --speed 0`.
-2. baseline: the same rows, pre-built as numpy columns, through clickhouse-connect's own
-   column-oriented `insert()` into an identical table (no generation, no checks).
-3. the synthetic model alone: one tick of 200,000 GPUs.
-Prints GPU rows/s for each and the ratio pipeline / baseline.
+   Native block, insert with dedup token, the rollups computed from the batch and inserted,
+   the chained views) → chDB, unthrottled, as `gpufleet demo --speed 0`.
+2. baseline: the same rows, pre-built as 25-tick frames, as one Native block each into a
+   table with gpu_samples' columns, codecs and key and no views (chDB's own insert rate);
+   and through clickhouse-connect's column-oriented `insert()` into that table.
+3. the writer alone (`insert_samples`) on the same frames, both rollup designs: rollups
+   computed from the batch (014, today) and materialized views on raw rows (013).
+4. the synthetic model alone: one tick of 200,000 GPUs.
+Prints GPU rows/s for each and the ratios to the baseline.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import tempfile
 import time
 import uuid
 
+from storage_insert_views import migrate_views
+
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.app.demo import DemoOptions, run_demo
@@ -24,6 +30,13 @@ from gpufleet.contract.columns import LABEL_COLUMNS, METRIC_COLUMNS
 from gpufleet.contract.frame import GpuFrame
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
+from storage.native import encode_frame, frame_column_names
+
+BATCH_TICKS = 25
+NO_VIEWS = "baseline: chDB insert, Native block, same rows and columns, no views"
+CC_COLUMNAR = "clickhouse-connect columnar insert (numpy), same table"
+STREAM = "writer, rollups computed from the batch (014)"
+VIEWS = "writer, rollups by views on raw (013)"
 
 
 def bench_tick(gpus: int, repeats: int = 5) -> float:
@@ -45,46 +58,68 @@ def bench_pipeline(path: str, gpus: int, ticks: int) -> tuple[float, int, int]:
     t = time.perf_counter()
     result = run_demo(opts, Console(quiet=True), store_dsn=dsn)
     whole_s = time.perf_counter() - t
+    store = ClickHouseStore.open(dsn)  # dropped, so that its merges do not run under the next measurements
+    store.command("DROP DATABASE " + dsn.rsplit("=", 1)[1])
     print(f"  demo run incl. store open, migrations, inventory and summary queries: {whole_s:.2f} s")
     return result.wall_s, result.ingest.rows, result.start_ms
 
 
-def bench_raw_insert(path: str, gpus: int, ticks: int, start_ms: int) -> tuple[float, int]:
-    store = ClickHouseStore.open(f"chdb://{path}?database=raw_{uuid.uuid4().hex[:8]}")
-    migrate(store)
+def batches_of(gpus: int, ticks: int, start_ms: int) -> list[GpuFrame]:
     fleet = SyntheticFleet(gpus, 1, load_scenario("default"), start_ms, 1.0, ticks)
     frames = [fleet.tick()[0] for _ in range(ticks)]
-    names = ["ts", *LABEL_COLUMNS, "gpu_index", "seq", *(m.name for m in METRIC_COLUMNS)]
-    batches = []
-    for i in range(0, ticks, 25):  # the same 500k-row batches the pipeline forms at 20k GPUs
-        f = GpuFrame.concat(frames[i : i + 25])
-        cols = [
-            f.ts_ms,
-            *(f.label_list(k) for k in LABEL_COLUMNS),
-            f.gpu_index,
-            f.seq,
-            *(f.metrics[m.name] for m in METRIC_COLUMNS),
+    # the same 500k-row batches the pipeline forms at 20k GPUs
+    return [GpuFrame.concat(frames[i : i + BATCH_TICKS]) for i in range(0, ticks, BATCH_TICKS)]
+
+
+def _plain_native(store: ClickHouseStore, batches: list[GpuFrame]) -> None:
+    for i, batch in enumerate(batches):
+        store._native_insert("samples_plain", frame_column_names(), encode_frame(batch), f"plain-{i}")
+
+
+def _plain_columnar(store: ClickHouseStore, batches: list[GpuFrame]) -> None:
+    context = store.client.create_insert_context("samples_plain", column_names=frame_column_names(), column_oriented=True)
+    for batch in batches:
+        context.data = [
+            batch.ts_ms,
+            *(batch.label_list(k) for k in LABEL_COLUMNS),
+            batch.gpu_index,
+            batch.seq,
+            *(batch.metrics[m.name] for m in METRIC_COLUMNS),
         ]
-        batches.append((len(f), cols))
-    context = store.client.create_insert_context("gpu_samples", column_names=names, column_oriented=True)
-    rows = 0
-    t = time.perf_counter()
-    for n, cols in batches:
-        context.data = cols
         store.client.insert(context=context, settings={"async_insert": 0})
-        rows += n
-    raw_s = time.perf_counter() - t
-    t = time.perf_counter()
-    for i in range(0, ticks, 25):
-        store.insert_samples(GpuFrame.concat(frames[i : i + 25]), f"writer-{i}")
-    print(f"  gpufleet's Native-block writer alone, same rows: {rows / (time.perf_counter() - t):,.0f} rows/s")
-    return raw_s, rows
+
+
+def bench_writers(path: str, batches: list[GpuFrame], rounds: int) -> dict[str, float]:
+    """Best seconds of `rounds` to store `batches` each way, alternating; each into a fresh
+    database dropped right after, so that no design pays for another's background merges."""
+    best = dict.fromkeys((NO_VIEWS, CC_COLUMNAR, STREAM, VIEWS), float("inf"))
+    for _ in range(rounds):
+        for design in best:
+            store = ClickHouseStore.open(f"chdb://{path}?database=w_{uuid.uuid4().hex[:8]}")
+            if design == VIEWS:
+                migrate_views(store)
+            else:
+                migrate(store)
+            # the baseline: chDB's own insert of the same rows into the same columns, no views, no rollups
+            store.command("CREATE TABLE samples_plain AS gpu_samples")
+            t = time.perf_counter()
+            if design == NO_VIEWS:
+                _plain_native(store, batches)
+            elif design == CC_COLUMNAR:
+                _plain_columnar(store, batches)
+            else:
+                for i, batch in enumerate(batches):
+                    store.insert_samples(batch, f"w-{i}")
+            best[design] = min(best[design], time.perf_counter() - t)
+            store.command("DROP DATABASE " + str(store.query("SELECT currentDatabase()").rows[0][0]))
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--gpus", type=int, default=20_000)
     parser.add_argument("--ticks", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of the writer comparison (best kept)")
     args = parser.parse_args()
     tick_s = bench_tick(200_000)
     tick_small_s = bench_tick(2_048)
@@ -94,11 +129,18 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as path:
         pipe_s, pipe_rows, start_ms = bench_pipeline(path, args.gpus, args.ticks)
-        raw_s, raw_rows = bench_raw_insert(path, args.gpus, args.ticks, start_ms)
-    pipe_rate, raw_rate = pipe_rows / pipe_s, raw_rows / raw_s
-    print(f"embedded pipeline (first tick to last commit): {pipe_rows:,} GPU rows in {pipe_s:.2f} s = {pipe_rate:,.0f} rows/s")
-    print(f"raw clickhouse-connect columnar insert (numpy, same rows): {raw_rows:,} in {raw_s:.2f} s = {raw_rate:,.0f} rows/s")
-    print(f"ratio pipeline / raw insert: {pipe_rate / raw_rate:.2f}")
+        batches = batches_of(args.gpus, args.ticks, start_ms)
+        writers = bench_writers(path, batches, args.rounds)
+    rows = sum(len(b) for b in batches)
+    pipe_rate, plain_rate = pipe_rows / pipe_s, rows / writers[NO_VIEWS]
+    print(f"embedded pipeline, every rollup (first tick to last commit): {pipe_rows:,} GPU rows in {pipe_s:.2f} s", end="")
+    print(f" = {pipe_rate:,.0f} rows/s")
+    for label, spent in writers.items():
+        rate = rows / spent
+        print(f"{label}: {rows:,} rows in {spent:.2f} s = {rate:,.0f} rows/s ({rate / plain_rate:.2f} of no views)", end="")
+        print(f", best of {args.rounds}")
+    print(f"ratio pipeline / chDB insert without views: {pipe_rate / plain_rate:.2f}")
+    print(f"ratio writer with stream rollups / with views on raw: {writers[VIEWS] / writers[STREAM]:.2f}x the rate")
 
 
 if __name__ == "__main__":

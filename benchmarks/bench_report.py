@@ -5,12 +5,12 @@ ingest for a benchmark. The report reads only rollups, so the store is filled th
 report sees it:
 
 - the last `--raw-minutes` (default 10) are real: the synthetic fleet (default scenario, its
-  faults included) through `Store.insert_samples`, so the materialized views fill gpu_minute,
+  faults included) through `Store.insert_samples`, so the writer fills gpu_minute, gpu_hour,
   power_*_1s and gpu_latest_state exactly as in production, and the alert rules that read raw
   rows (collector silent, GPUs missing, ingest lag) have their raw rows;
 - everything before that is generated straight into the rollups by SQL, at the size the views
   would produce once merged: one gpu_minute row per GPU-minute with samples for its quantiles
-  (gpu_hour fills from them through its view, chained from gpu_minute),
+  (gpu_hour is rolled up from them by `hour_from_minute_sql`, gpu_hour_mv's SELECT),
   one power_fleet_1s row per second, one facility_minute row per rack, sensor and minute,
   plus a few hundred XID events. One hour of gpu_minute is built with its samples and
   copied to the other hours (shifting time and the energy counters): the read cost is the
@@ -40,7 +40,7 @@ from storage_fleet import flags
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from storage.clickhouse import ClickHouseStore
-from storage.migrations import migrate
+from storage.migrations import hour_from_minute_sql, migrate
 
 GPU_TABLE = "bench_gpus"
 
@@ -75,7 +75,8 @@ def _values(expr: str) -> str:
 
 def fill_gpu_minute(store: ClickHouseStore, start_s: int, minutes: int) -> None:
     """One hour of rollup rows (rack 3 runs hot: a CDU fault), then copies shifted by whole hours.
-    gpu_hour is filled from them by its view (chained from gpu_minute, migration 011)."""
+    gpu_hour is then rolled up from them with gpu_hour_mv's SELECT (since migration 014 the
+    writer, not a view, fills gpu_hour from the minute rows it writes)."""
     hour = min(minutes, 60)
     temp = "(40 + cityHash64(gid, m.number) % 25 + if(rack_id = 3, 40, 0))"
     store.command(f"""
@@ -105,6 +106,7 @@ def fill_gpu_minute(store: ClickHouseStore, start_s: int, minutes: int) -> None:
             FROM gpu_minute CROSS JOIN numbers(1, {-(-minutes // 60) - 1}) AS h
             WHERE gpu_minute.minute < toDateTime({start_s + 3600}, 'UTC')
               AND gpu_minute.minute + h.number * 3600 < toDateTime({start_s + minutes * 60}, 'UTC')""")
+    store.command(hour_from_minute_sql())  # only generated minute rows exist yet
 
 
 def fill_small_rollups(store: ClickHouseStore, start_s: int, seconds: int, gpus: int) -> None:

@@ -1,14 +1,20 @@
-"""What the rollups cost at insert time: the current schema with every view vs schema v1 without.
+"""What the rollups cost at insert time: views on raw rows (013) vs rollups computed by the writer (014), vs none.
 
-    .venv/bin/python benchmarks/storage_insert_views.py [--gpus 1024] [--minutes 30] [--rounds 3]
+    .venv/bin/python benchmarks/storage_insert_views.py [--gpus 1024] [--minutes 30] [--rounds 3] [--batch-ticks 120]
 
-The same pre-built frames (`--batch-ticks` seconds of the fleet per insert) are inserted
-into a v1 database (raw tables only) and into a current one (codecs of 002, minute and hour
-rollups, per-second rack/hall/fleet power, latest state; chained as of 011), alternating, each round into
-fresh databases. Only the time inside `insert_samples` counts. Prints rows/s for both, best
-of the rounds, and the ratio. The per-GPU views reduce each insert block to one row per GPU
-per minute (or hour, or one latest row), so their cost depends on how many seconds of each
-GPU a batch holds: run it with `--batch-ticks 120` and `--batch-ticks 10`.
+The same pre-built frames (`--batch-ticks` seconds of the fleet per insert) are inserted,
+alternating, each round into fresh databases:
+- v1: the raw tables only (001 plus the raw columns added since), no rollups: the baseline;
+- 013 (views): every migration up to 013; the minute, rack-second and latest-state rollups
+  come from materialized views on gpu_samples, the hour, hall and fleet ones chained from those;
+- 014 (stream): the current schema; `insert_samples` computes the minute, hour, rack-second
+  and latest-state rollups from the frame with numpy and inserts them; the hall and fleet
+  power views stay, chained from power_rack_1s;
+- 014 with gpu_hour_mv: the same, but the hour rollup left to 012's view chained from
+  gpu_minute (the design 014 replaced, measured to say why).
+Only the time inside `insert_samples` counts. Prints rows/s for each (best of the rounds),
+µs per row over v1 for both rollup designs, and their ratios. `--breakdown` also times the
+writer's numpy rollups alone and each of its inserts (cProfile-free: perf_counter around each).
 """
 
 from __future__ import annotations
@@ -20,58 +26,99 @@ import uuid
 from storage_fleet import apply_v1, frames, open_store
 
 from gpufleet.contract.frame import GpuFrame
-from storage.clickhouse import ClickHouseStore
-from storage.migrations import migrate
+from storage.clickhouse import STREAM_ROLLUPS, STREAM_ROLLUPS_VERSION, ClickHouseStore, stream_rollups
+from storage.migrations import MIGRATIONS_TABLE, Ttls, available, migrate
+from storage.native import encode_columns, encode_frame, frame_column_names
+
+V1, VIEWS, STREAM = "v1 (raw tables, no rollups)", "013 (rollups by views on raw)", "014 (rollups by the writer)"
+HOUR_VIEW = "014, but gpu_hour by its view chained from gpu_minute (as 011-013)"
 
 
-def insert_all(store: ClickHouseStore, batches: list[GpuFrame]) -> float:
-    spent = 0.0
+def insert_all(store: ClickHouseStore, batches: list[GpuFrame]) -> tuple[float, float]:
+    """Wall and CPU seconds inside `insert_samples` (CPU: this process, chDB's threads included)."""
+    wall = cpu = 0.0
     for i, frame in enumerate(batches):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         store.insert_samples(frame, f"bench-{i}")
-        spent += time.perf_counter() - t
-    return spent
+        wall += time.perf_counter() - t
+        cpu += time.process_time() - c
+    return wall, cpu
 
 
-VIEWS = ("gpu_minute_mv", "gpu_hour_mv", "power_rack_1s_mv", "power_hall_1s_mv", "power_fleet_1s_mv", "gpu_latest_state_mv")
-# Since migration 011 the hour and the hall/fleet views read their source rollup's inserts,
-# so each is timed with the views it is chained from.
-VIEW_SETS = {
-    "gpu_minute_mv": ("gpu_minute_mv",),
-    "gpu_minute_mv + gpu_hour_mv (chained)": ("gpu_minute_mv", "gpu_hour_mv"),
-    "gpu_latest_state_mv": ("gpu_latest_state_mv",),
-    "power_rack_1s_mv": ("power_rack_1s_mv",),
-    "power_rack_1s_mv + hall + fleet (chained)": ("power_rack_1s_mv", "power_hall_1s_mv", "power_fleet_1s_mv"),
-}
+def migrate_views(store: ClickHouseStore) -> None:
+    """Every migration before 014, recorded as applied: the views on gpu_samples feed the rollups."""
+    params = Ttls().params()
+    store.command(
+        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version UInt32, name String, checksum String,"
+        " applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version"
+    )
+    for m in available():
+        if m.version < STREAM_ROLLUPS_VERSION:
+            for statement in m.statements(params):
+                store.command(statement)
+            store.command(f"INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES ({m.version}, '{m.name}', '')")
+    store.schema_changed()
 
 
-def fresh(base: ClickHouseStore, keep: tuple[str, ...] | None) -> ClickHouseStore:
-    """A new database: v1 when `keep` is None, else v2 with only the views in `keep`."""
+def fresh(base: ClickHouseStore, design: str) -> ClickHouseStore:
     db = f"b_{uuid.uuid4().hex[:8]}"
     base.command(f"CREATE DATABASE {db}")
     store = ClickHouseStore.open(base.dsn.rsplit("=", 1)[0] + "=" + db)
-    if keep is None:
+    if design == V1:
         apply_v1(store)
-        return store
-    migrate(store)
-    for view in set(VIEWS) - set(keep):
-        store.command(f"DROP VIEW {view}")
+    elif design == VIEWS:
+        migrate_views(store)
+    else:
+        migrate(store)
+    if design == HOUR_VIEW:
+        twelve = next(m for m in available() if m.version == 12)
+        store.command(next(s for s in twelve.statements(Ttls().params()) if "VIEW IF NOT EXISTS gpu_hour_mv" in s))
+        store.stream_tables = tuple(t for t in STREAM_ROLLUPS if t != "gpu_hour")
     return store
 
 
-def per_view(base: ClickHouseStore, batches: list[GpuFrame], rounds: int) -> None:
-    """Each view (with those it is chained from) on v2: its insert cost in µs per row over v2 without views."""
+def drop(base: ClickHouseStore, store: ClickHouseStore) -> None:
+    base.command("DROP DATABASE " + store.dsn.rsplit("=", 1)[1])
+
+
+class Clock:
+    """Wall and CPU seconds per label (process time: chDB's threads included, so background
+    merges that run meanwhile count too)."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, list[float]] = {}
+        self._label, self._wall, self._cpu = "", 0.0, 0.0
+
+    def start(self, label: str) -> None:
+        self._label, self._wall, self._cpu = label, time.perf_counter(), time.process_time()
+
+    def stop(self) -> None:
+        total = self.spent.setdefault(self._label, [0.0, 0.0])
+        total[0] += time.perf_counter() - self._wall
+        total[1] += time.process_time() - self._cpu
+
+
+def breakdown(base: ClickHouseStore, batches: list[GpuFrame]) -> None:
+    """Where the writer's time goes with stream rollups, wall and CPU per raw row."""
     rows = sum(len(b) for b in batches)
-    cost: dict[str, float] = {}
-    for label, keep in (("v2, no views", ()), *VIEW_SETS.items()):
-        best = float("inf")
-        for _ in range(rounds):
-            store = fresh(base, keep)
-            best = min(best, insert_all(store, batches))
-            store.command("DROP DATABASE " + store.dsn.rsplit("=", 1)[1])
-        cost[label] = best / rows * 1e6
-        extra = "" if not keep else f" (+{cost[label] - cost['v2, no views']:.1f} µs/row)"
-        print(f"  {label}: {rows / best:,.0f} rows/s, {cost[label]:.1f} µs/row{extra}", flush=True)
+    store = fresh(base, STREAM)
+    clock = Clock()
+    for i, frame in enumerate(batches):
+        clock.start("raw insert (Native, gpu_samples)")
+        store._native_insert("gpu_samples", frame_column_names(), encode_frame(frame), f"x-{i}")
+        clock.stop()
+        clock.start("all rollups: numpy + encode")
+        blocks = [(table, columns, encode_columns(n, columns)) for table, n, columns in stream_rollups(frame)]
+        clock.stop()
+        for table, columns, block in blocks:
+            clock.start(f"{table}: insert" + (" (+ hall, fleet views)" if table == "power_rack_1s" else ""))
+            store._native_insert(table, [c[0] for c in columns], block, f"x-{i}:{table}")
+            clock.stop()
+    for label, (wall, cpu) in clock.spent.items():
+        print(f"  {label}: {wall / rows * 1e6:.2f} µs/row wall, {cpu / rows * 1e6:.2f} µs/row CPU")
+    wall, cpu = (sum(v[k] for v in clock.spent.values()) for k in (0, 1))
+    print(f"  total: {wall / rows * 1e6:.2f} µs/row wall ({rows / wall:,.0f} rows/s), {cpu / rows * 1e6:.2f} µs/row CPU")
+    drop(base, store)
 
 
 def main() -> None:
@@ -80,26 +127,32 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-ticks", type=int, default=120, help="fleet seconds per insert (default: %(default)s)")
-    parser.add_argument("--per-view", action="store_true", help="also time each view alone")
+    parser.add_argument("--breakdown", action="store_true", help="also time each part of the 014 writer")
+    parser.add_argument("--no-views-design", action="store_true", help="leave out 013 (the slowest) from the rounds")
     args = parser.parse_args()
     batches = list(frames(args.gpus, args.minutes * 60, batch_ticks=args.batch_ticks))
     rows = sum(len(b) for b in batches)
     print(f"{rows:,} rows in {len(batches)} batches of {args.batch_ticks} s ({args.gpus:,} GPUs x {args.minutes} min)")
     base = open_store("views")
-    best: dict[str, float] = {"v1 (raw tables, no views)": float("inf"), "v2 (codecs + 6 views, 011 chain)": float("inf")}
+    designs = (V1, STREAM, HOUR_VIEW) if args.no_views_design else (V1, VIEWS, STREAM, HOUR_VIEW)
+    best = dict.fromkeys(designs, float("inf"))
+    best_cpu = dict.fromkeys(designs, float("inf"))
     for round_ in range(args.rounds):
-        for label in list(best):
-            store = fresh(base, None if label.startswith("v1") else VIEWS)
-            spent = insert_all(store, batches)
-            best[label] = min(best[label], spent)
-            print(f"  round {round_ + 1} {label}: {rows / spent:,.0f} rows/s", flush=True)
-            base.command("DROP DATABASE " + store.dsn.rsplit("=", 1)[1])
-    v1, v2 = best.values()
-    for label, spent in best.items():
-        print(f"{label}: {rows / spent:,.0f} rows/s (best of {args.rounds})")
-    print(f"v2 with views / v1 without: {v1 / v2:.2f}x the insert rate ({v2 / v1:.2f}x the insert time)")
-    if args.per_view:
-        per_view(base, batches, args.rounds)
+        for design in designs:
+            store = fresh(base, design)
+            wall, cpu = insert_all(store, batches)
+            best[design], best_cpu[design] = min(best[design], wall), min(best_cpu[design], cpu)
+            print(f"  round {round_ + 1} {design}: {rows / wall:,.0f} rows/s, CPU {cpu / rows * 1e6:.2f} µs/row", flush=True)
+            drop(base, store)
+    for design, spent in best.items():
+        extra = "" if design == V1 else f", +{(spent - best[V1]) / rows * 1e6:.2f} µs/row over v1"
+        cpu = best_cpu[design] / rows * 1e6
+        line = f"{design}: {rows / spent:,.0f} rows/s, {spent / rows * 1e6:.2f} µs/row, CPU {cpu:.2f} µs/row"
+        print(f"{line} (best of {args.rounds}){extra}")
+    for design in designs[1:]:
+        print(f"{design} / v1: {best[V1] / best[design]:.2f} of the insert rate, {best_cpu[design] / best_cpu[V1]:.2f}x the CPU")
+    if args.breakdown:
+        breakdown(base, batches)
 
 
 if __name__ == "__main__":

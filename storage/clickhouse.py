@@ -3,8 +3,10 @@
 `chdb://PATH` runs the engine in this process on PATH (relative paths are resolved; the
 data dir is locked so a second process gets a clear error); `chdb://memory` keeps nothing.
 `http(s)://user:password@host:8123/database` talks to a server. Samples go in as one
-Native block per batch (`storage.native`); events, inventory and dead letters, which are
-few, through clickhouse-connect's own column-oriented insert.
+Native block per batch (`storage.native`), followed (from migration 014) by the batch's
+minute, hour, rack-second and latest-state rollups, computed with numpy (`storage.rollups`);
+events, inventory and dead letters, which are few, through clickhouse-connect's own
+column-oriented insert.
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from gpufleet.contract.columns import GPM_COLUMNS
-from gpufleet.contract.errors import ConfigError, StoreError, TransientError
+from gpufleet.contract.errors import ConfigError, StoreError, StoreRefusedData, TransientError
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment
 from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInstanceActivity, GpuInventory, GpuProcesses
+from storage import rollups
 from storage.base import DeadLetter, QueryResult
 from storage.datadir import lock_data_dir
 from storage.errors import classify
-from storage.native import encode_frame, frame_column_names
+from storage.native import Buffer, encode_columns, encode_frame, frame_column_names
+from storage.rollups_hour import gpu_hour
 
 SAMPLES_TABLE = "gpu_samples"
 EVENT_COLUMNS = (
@@ -75,9 +79,26 @@ INSERT_SETTINGS: dict[str, int] = {"async_insert": 0, "parallel_view_processing"
 INGEST_TABLES = (
     "gpu_samples", "gpu_events", "gpu_inventory", "dead_letters", "facility_readings", "job_assignments", "gpu_processes",
     "gpu_instance_activity",
+    "gpu_minute", "gpu_hour", "power_rack_1s", "gpu_latest_state",
 )  # fmt: skip
+# The rollups the writer computes from each batch (migration 014 dropped the views that fed
+# them), in insert order, after the raw rows; power_hall_1s and power_fleet_1s stay views
+# chained from power_rack_1s.
+STREAM_ROLLUPS = ("gpu_minute", "gpu_hour", "power_rack_1s", "gpu_latest_state")
+STREAM_ROLLUPS_VERSION = 14  # the migration from which the writer feeds STREAM_ROLLUPS
 # Timestamps travel as epoch-ms ints end to end (numpy datetime64 is not accepted).
 set_write_format("DateTime64", "int")
+
+
+def stream_rollups(frame: GpuFrame) -> list[tuple[str, int, list[rollups.Column]]]:
+    """The rollup blocks of `frame`, one per table of STREAM_ROLLUPS, in that order."""
+    minute_rows, minute, gpu = rollups.gpu_minute(frame)
+    return [
+        ("gpu_minute", minute_rows, minute),
+        ("gpu_hour", *gpu_hour(minute_rows, minute, gpu)),
+        ("power_rack_1s", *rollups.power_rack_1s(frame)),
+        ("gpu_latest_state", *rollups.gpu_latest_state(frame)),
+    ]
 
 
 def connect(dsn: str) -> Client:
@@ -119,19 +140,71 @@ class ClickHouseStore:
     def __init__(self, client: Client, dsn: str = "") -> None:
         self.client = client
         self.dsn = dsn
+        self._streams_rollups: bool | None = None  # looked up on the first sample insert
+        # the rollups this writer inserts (a benchmark leaves one to a view it re-creates)
+        self.stream_tables: tuple[str, ...] = STREAM_ROLLUPS
 
     @classmethod
     def open(cls, dsn: str) -> ClickHouseStore:
         return cls(connect(dsn), dsn)
 
     def insert_samples(self, frame: GpuFrame, dedup_token: str) -> int:
+        """The raw rows, then each rollup of them, every insert under a token derived from `dedup_token`.
+
+        Raw first: if the process dies or a rollup insert fails after it, the retry with the
+        same token is deduplicated in gpu_samples and inserts the rollups then (each one
+        deduplicated if it had landed). A rollup refused by the engine is a `StoreError`,
+        never `StoreRefusedData`: the raw rows are stored, so isolating them into parts under
+        other tokens would store them twice; the batch waits for the store to be fixed.
+        """
         if not len(frame):
             return 0
-        # clickhouse-connect takes a generator of bytes; each column is copied once, here
-        block = (bytes(part) for part in encode_frame(frame))
-        settings = {**INSERT_SETTINGS, "insert_deduplication_token": dedup_token}
-        self._call(self.client.raw_insert, SAMPLES_TABLE, frame_column_names(), block, settings=settings, fmt="Native")
+        self._native_insert(SAMPLES_TABLE, frame_column_names(), encode_frame(frame), dedup_token)
+        if self.streams_rollups():
+            for table, rows, columns in stream_rollups(frame):
+                if table not in self.stream_tables:
+                    continue
+                try:
+                    self._native_insert(table, [c[0] for c in columns], encode_columns(rows, columns), f"{dedup_token}:{table}")
+                except StoreRefusedData as exc:
+                    message = f"{table} refused the rollup of stored rows (fix the store; the batch waits): {exc}"
+                    raise StoreError(message, exc.code) from exc
         return len(frame)
+
+    def _native_insert(self, table: str, names: list[str], parts: list[Buffer], token: str) -> None:
+        # One buffer, each column copied once: chDB's backend writes the block to a file part
+        # by part, and every write releases and retakes the GIL, which a busy thread (the
+        # demo's agent) then holds for up to the switch interval: hundreds of parts per block
+        # made an insert several times slower beside it (measured, docs/benchmarks.md).
+        block = [b"".join(parts)]
+        settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
+        self._call(self.client.raw_insert, table, names, block, settings=settings, fmt="Native")
+
+    def streams_rollups(self) -> bool:
+        """Whether this store is at migration 014 or later, where the writer feeds the rollups.
+
+        An older store still has the views on gpu_samples (and may lack the rollup tables):
+        until `migrate` runs, its rollups come from those. Looked up once; `migrate` resets it.
+        """
+        if self._streams_rollups is None:
+            try:
+                rows = self.query(f"SELECT count() FROM gpufleet_migrations WHERE version >= {STREAM_ROLLUPS_VERSION}").rows
+            except StoreError as exc:
+                if exc.code == ACCESS_DENIED:
+                    raise StoreError(
+                        "the store user may not read gpufleet_migrations, which tells whether it writes the rollups:"
+                        " grant it SELECT (`gpufleet db users` renders the grant)",
+                        exc.code,
+                    ) from exc
+                if exc.code != UNKNOWN_TABLE:
+                    raise
+                rows = [(0,)]  # never migrated: raw tables made by hand, or by another tool
+            self._streams_rollups = bool(rows[0][0])
+        return self._streams_rollups
+
+    def schema_changed(self) -> None:
+        """Called by the migrations after DDL: look up again whether the writer feeds the rollups."""
+        self._streams_rollups = None
 
     def insert_events(self, events: Sequence[GpuEvent], dedup_token: str) -> int:
         rows = [
@@ -232,3 +305,5 @@ class ClickHouseStore:
 
 
 _INSERTS = frozenset({"insert", "raw_insert"})
+UNKNOWN_TABLE = 60
+ACCESS_DENIED = 497

@@ -13,6 +13,12 @@ The migration files are written for one server. For a cluster each statement is 
   read time;
 - plain views, SQL functions, DROP VIEW and ALTERs get ON CLUSTER; an ALTER applies to the
   local table, and one that adds or drops columns to the Distributed table over it as well;
+- the writer inserts the raw-fed rollups (gpu_minute, power_rack_1s, gpu_latest_state, since
+  014) through their Distributed tables. Sharding must be a function of the row, so that a
+  retried block reaches the shard that holds its first copy and is deduplicated there:
+  node where the table has it, rack for power_rack_1s (a random key would store a retry on
+  another shard, twice). 014 re-creates power_rack_1s's Distributed table, made with rand()
+  before, with its key;
 - backfills and refills (the INSERT ... SELECT in 011) are not rendered: a new cluster has no
   rows to fill. A cluster that already holds rows would run 011's refill by hand through the
   Distributed tables (docs/storage.md).
@@ -30,6 +36,10 @@ from storage.migrations import MIGRATIONS_TABLE, Migration, Ttls, available, loa
 
 REFERENCE_TABLES = frozenset({"xid_catalog", MIGRATIONS_TABLE})
 SHARDED_BY_NODE = "cityHash64(node)"
+# Distributed tables without a node column that are inserted into by the writer: their key
+SHARDING_KEYS = {"power_rack_1s": "cityHash64(rack)"}
+# migration version -> tables whose Distributed table it re-creates with SHARDING_KEYS' key
+RESHARDED = {14: ("power_rack_1s",)}
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\s*\(", re.S)
 _ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(?:\(([^)]*)\))?")
 _CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)\s+TO (\w+) AS", re.S)
@@ -99,13 +109,22 @@ class ClusterDdl:
         body = _DEDUP_WINDOW.sub(_replicated_window, body)
         out = [f"CREATE TABLE IF NOT EXISTS {local} {self.on_cluster}\n{body}"]
         if not reference:
-            # dead_letters' node is Nullable and may be NULL: those spread at random
-            key = SHARDED_BY_NODE if re.search(r"^\s*node LowCardinality\(String\)", statement, re.M) else "rand()"
-            out.append(
-                f"CREATE TABLE IF NOT EXISTS {name} {self.on_cluster} AS {local}"
-                f" ENGINE = Distributed('{self.cluster}', currentDatabase(), {local}, {key})"
-            )
+            out.append(f"CREATE TABLE IF NOT EXISTS {name} {self.on_cluster} AS {local} {self.distributed(name, statement)}")
         return out
+
+    def distributed(self, name: str, statement: str) -> str:
+        """The Distributed engine clause of data table `name` (its CREATE is `statement`)."""
+        if name in SHARDING_KEYS:
+            key = SHARDING_KEYS[name]
+        elif re.search(r"^\s*node LowCardinality\(String\)", statement, re.M):
+            key = SHARDED_BY_NODE
+        else:
+            key = "rand()"  # dead_letters' node is Nullable and may be NULL: those spread at random
+        return f"ENGINE = Distributed('{self.cluster}', currentDatabase(), {name}_local, {key})"
+
+    def reshard(self, name: str, statement: str) -> str:
+        """Re-create the Distributed table of `name` with its key (the data lives in `name`_local)."""
+        return f"CREATE OR REPLACE TABLE {name} {self.on_cluster} AS {name}_local {self.distributed(name, statement)}"
 
 
 def migrations_table_ddl(cluster: str) -> str:
@@ -119,9 +138,14 @@ def render(migrations: list[Migration], cluster: str, ttls: Ttls | None = None) 
     """Every migration's statements rewritten for `cluster`, in order."""
     params = (ttls or Ttls()).params()
     # every migration's tables, applied or not: a pending view may read a table made long ago
-    created = (_CREATE_TABLE.match(s) for m in (*available(), *migrations) for s in m.statements(params))
-    ddl = ClusterDdl(cluster, frozenset(c[1] for c in created if c and c[1] not in REFERENCE_TABLES))
-    return [(m, [out for s in m.statements(params) for out in ddl.render(s)]) for m in migrations]
+    creates = {c[1]: s for m in (*available(), *migrations) for s in m.statements(params) if (c := _CREATE_TABLE.match(s))}
+    ddl = ClusterDdl(cluster, frozenset(name for name in creates if name not in REFERENCE_TABLES))
+    out = []
+    for m in migrations:
+        statements = [rendered for s in m.statements(params) for rendered in ddl.render(s)]
+        statements += [ddl.reshard(name, creates[name]) for name in RESHARDED.get(m.version, ())]
+        out.append((m, statements))
+    return out
 
 
 def migrate_cluster(store: ClickHouseStore, cluster: str, ttls: Ttls | None = None) -> list[Migration]:
@@ -137,5 +161,6 @@ def migrate_cluster(store: ClickHouseStore, cluster: str, ttls: Ttls | None = No
             parameters={"v": migration.version, "n": migration.name, "c": migration.checksum},
         )
         done.append(migration)
+    store.schema_changed()
     load_xid_catalog(store)
     return done

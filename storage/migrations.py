@@ -145,6 +145,7 @@ def migrate(
             parameters={"v": migration.version, "n": migration.name, "c": migration.checksum},
         )
         done.append(migration)
+    store.schema_changed()
     tables = _tables(store)
     if "xid_catalog" in tables:
         load_xid_catalog(store)
@@ -169,6 +170,21 @@ def _backfill_before_view(store: ClickHouseStore, statement: str) -> None:
     if store.query(f"SELECT 1 FROM {match['target']} LIMIT 1").rows:
         return
     store.command(f"INSERT INTO {match['target']} {match['select']}", settings={"async_insert": 0})
+
+
+def hour_from_minute_sql(where: str = "") -> str:
+    """`INSERT INTO gpu_hour SELECT ...` over gpu_minute rows (`where` filters them): the
+    SELECT of gpu_hour_mv as 012 left it. Since 014 the writer merges gpu_hour itself; rows
+    put into gpu_minute by SQL (a benchmark generating history, a repair) reach gpu_hour
+    through this, run once over the rows it has not seen."""
+    view = next(
+        s for m in available() if m.version == 12 for s in m.statements(Ttls().params())
+        if s.startswith("CREATE MATERIALIZED VIEW IF NOT EXISTS gpu_hour_mv")
+    )  # fmt: skip
+    select = _MATERIALIZED_VIEW.match(view)["select"]  # type: ignore[index]
+    if where:
+        select = select.replace("\nGROUP BY hour", f"\nWHERE {where}\nGROUP BY hour")
+    return f"INSERT INTO gpu_hour {select}"
 
 
 def xid_catalog_rows() -> tuple[list[tuple[object, ...]], str]:

@@ -6,10 +6,11 @@
 -- (storage.clickhouse.INGEST_TABLES; a test compares them); it runs no DDL (`ingest` does
 -- not migrate a server store unless given --migrate). On a cluster it also gets INSERT on
 -- each `<table>_local`, which the Distributed table writes on the shards as this user
--- (distributed_foreground_insert, with the cluster's interserver secret). The rollups, latest state and power
--- tables are written by materialized views, which run with their definer's rights (the
--- administrator who ran `db migrate`, SQL SECURITY DEFINER by default since 24.x), so the
--- ingest user needs no grant on them.
+-- (distributed_foreground_insert, with the cluster's interserver secret). Since migration
+-- 014 ingest writes the minute, hour, rack-second and latest-state rollups itself (computed
+-- from each batch); the hall and fleet rollups are written by materialized views chained
+-- from power_rack_1s, which run with their definer's rights (the administrator who ran `db migrate`,
+-- SQL SECURITY DEFINER by default since 24.x), so the ingest user needs no grant on them.
 -- gpufleet_grafana may only SELECT, under readonly = 2: the Grafana ClickHouse plugin sends
 -- per-query settings, which readonly = 1 forbids, and it sets max_execution_time, which
 -- must therefore be CHANGEABLE_IN_READONLY (bounded here so a panel cannot run for hours).
@@ -26,6 +27,13 @@ GRANT {on_cluster} INSERT ON {database}.facility_readings TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.job_assignments TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.gpu_processes TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.gpu_instance_activity TO gpufleet_ingest;
+GRANT {on_cluster} INSERT ON {database}.gpu_minute TO gpufleet_ingest;
+GRANT {on_cluster} INSERT ON {database}.gpu_hour TO gpufleet_ingest;
+GRANT {on_cluster} INSERT ON {database}.power_rack_1s TO gpufleet_ingest;
+GRANT {on_cluster} INSERT ON {database}.gpu_latest_state TO gpufleet_ingest;
+-- and reads the schema version once (which migrations are applied decides whether it writes
+-- the rollups itself: storage.clickhouse.ClickHouseStore.streams_rollups); no data.
+GRANT {on_cluster} SELECT ON {database}.gpufleet_migrations TO gpufleet_ingest;
 
 CREATE SETTINGS PROFILE IF NOT EXISTS gpufleet_grafana_profile {on_cluster}
     SETTINGS readonly = 2,

@@ -1,0 +1,44 @@
+"""Cluster DDL for the rollups the writer inserts (migration 014): every Distributed table it
+writes is sharded by a function of the row, so a retried block reaches the shard that holds
+its first copy and is deduplicated there; a random key would store the retry twice."""
+
+from __future__ import annotations
+
+import re
+
+from storage.clickhouse import INGEST_TABLES, STREAM_ROLLUPS
+from storage.cluster import render
+from storage.migrations import available
+
+
+def distributed_keys() -> dict[str, str]:
+    """The last sharding key each Distributed table gets across all migrations, rendered for a cluster."""
+    keys: dict[str, str] = {}
+    pattern = re.compile(
+        r"^CREATE (?:OR REPLACE TABLE|TABLE IF NOT EXISTS) (\w+) ON CLUSTER .*"
+        r"Distributed\('fleet', currentDatabase\(\), \w+, (.+)\)$"
+    )
+    for _, statements in render(available(), "fleet"):
+        for statement in statements:
+            if match := pattern.match(statement):
+                keys[match[1]] = match[2]
+    return keys
+
+
+def test_the_samples_and_every_rollup_the_writer_inserts_are_sharded_by_their_rows() -> None:
+    keys = distributed_keys()
+    assert set(STREAM_ROLLUPS) <= set(INGEST_TABLES)
+    for table in ("gpu_samples", *STREAM_ROLLUPS):
+        assert keys[table] != "rand()", table
+    assert keys["power_rack_1s"] == "cityHash64(rack)"
+    assert keys["gpu_minute"] == keys["gpu_hour"] == keys["gpu_latest_state"] == "cityHash64(node)"
+
+
+def test_migration_014_reshards_the_rack_rollup_and_drops_the_raw_views() -> None:
+    [(migration, statements)] = [(m, s) for m, s in render(available(), "fleet") if m.version == 14]
+    assert migration.name == "stream_rollups"
+    drops = sorted(s.split()[4] for s in statements if s.startswith("DROP VIEW"))
+    assert drops == ["gpu_hour_mv", "gpu_latest_state_mv", "gpu_minute_mv", "power_rack_1s_mv"]
+    [reshard] = [s for s in statements if s.startswith("CREATE OR REPLACE TABLE")]
+    assert reshard.startswith("CREATE OR REPLACE TABLE power_rack_1s ON CLUSTER 'fleet' AS power_rack_1s_local")
+    assert reshard.endswith("Distributed('fleet', currentDatabase(), power_rack_1s_local, cityHash64(rack))")
