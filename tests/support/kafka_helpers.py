@@ -160,6 +160,33 @@ def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> 
     producer.close()
 
 
+def produce_librdkafka(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    """Produce as a third-party producer does: librdkafka (`confluent-kafka`), the C client
+    most non-Python producers wrap; idempotent, acks=all, lz4, in order per key."""
+    from confluent_kafka import KafkaException, Producer
+
+    failed: list[str] = []
+
+    def delivered(err: object, _msg: object) -> None:
+        if err is not None:
+            failed.append(str(err))
+
+    config = {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "compression.type": "lz4"}
+    producer = Producer({**config, "linger.ms": 5, "message.max.bytes": 4 * 1024 * 1024})
+    for key, value in messages:
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, on_delivery=delivered)
+                break
+            except BufferError:  # its local queue is full: let it send
+                producer.poll(0.1)
+            except KafkaException as exc:
+                raise AssertionError(f"librdkafka refused a message: {exc}") from None
+        producer.poll(0)
+    left = producer.flush(30)
+    assert left == 0 and not failed, f"librdkafka: {left} messages not delivered, errors {failed[:3]}"
+
+
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Any]:
     """Every record of `topic`: assign all partitions, read from the start up to the end offsets."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_bytes=64 * 1024 * 1024)
