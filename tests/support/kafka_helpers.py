@@ -1,11 +1,12 @@
 """Apache Kafka for tests (`tests.support.kafka_cluster`): fixtures and small client helpers.
 
-- `kafka1`: one single-node broker for the whole session (a JVM costs seconds to start);
-  before each test every topic and consumer group is deleted and the gpufleet topics are
-  created again (RF 1), so the fixed topic names never carry data from one test into another.
-- `kafka3`: a 3-node cluster, started on first use and kept for the session; before each test
-  any stopped node is started again and the topics are created fresh with RF 3 and
-  `min.insync.replicas=2` (the production defaults of `KafkaSettings`).
+- `kafka1`: one single-node broker; `kafka3`: a 3-node cluster. Both come from one session
+  fixture, `kafka_clusters`, which starts a cluster of each size on first use and keeps it
+  for the session (a JVM costs seconds to start). Before each test any stopped node is
+  started again, every topic and consumer group is deleted and the gpufleet topics are
+  created again (RF 1 on one node; RF 3 and `min.insync.replicas=2` on three, the production
+  defaults of `KafkaSettings`), so the fixed topic names never carry data from one test
+  into another.
 """
 
 from __future__ import annotations
@@ -70,40 +71,48 @@ def reset(cluster: KafkaCluster, settings: KafkaSettings) -> None:
     create_topics(settings, cluster.bootstrap)
 
 
+class KafkaClusters:
+    """The session's clusters, one per size, each started on first use and kept to the end."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self._started: dict[int, KafkaCluster] = {}
+
+    def fresh(self, size: int) -> KafkaCluster:
+        """The `size`-node cluster, every node running, emptied, with fresh gpufleet topics
+        (RF = size, at most 3; min ISR 2 on three nodes)."""
+        cluster = self._started.get(size)
+        if cluster is None:
+            cluster = self._started[size] = KafkaCluster(self._tmp.mktemp(f"kafka{size}"), size)
+            cluster.start()  # a node that cannot start fails the test; close() still stops the others
+        cluster.start_stopped()
+        reset(cluster, kafka_settings(replicas=min(size, 3)))
+        return cluster
+
+    def close(self) -> None:
+        for cluster in self._started.values():
+            cluster.close()
+
+
 @pytest.fixture(scope="session")
-def kafka_single(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
-    cluster = KafkaCluster(tmp_path_factory.mktemp("kafka1"), 1)
+def kafka_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaClusters]:
+    clusters = KafkaClusters(tmp_path_factory)
     try:
-        cluster.start()
-        yield cluster
+        yield clusters
     finally:
-        cluster.close()
+        clusters.close()
 
 
 @pytest.fixture
-def kafka1(kafka_single: KafkaCluster) -> KafkaCluster:
+def kafka1(kafka_clusters: KafkaClusters) -> KafkaCluster:
     """The session's single broker, emptied, with fresh gpufleet topics (RF 1)."""
-    kafka_single.start_stopped()
-    reset(kafka_single, kafka_settings())
-    return kafka_single
-
-
-@pytest.fixture(scope="session")
-def kafka3_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
-    cluster = KafkaCluster(tmp_path_factory.mktemp("kafka3"), 3)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.close()
+    return kafka_clusters.fresh(1)
 
 
 @pytest.fixture
-def kafka3(kafka3_session: KafkaCluster) -> KafkaCluster:
+def kafka3(kafka_clusters: KafkaClusters) -> KafkaCluster:
     """The session's 3-node cluster, every node running, emptied, fresh topics (RF 3, min ISR 2)."""
-    kafka3_session.start_stopped()
-    reset(kafka3_session, kafka_settings(replicas=3))
-    return kafka3_session
+    return kafka_clusters.fresh(3)
 
 
 def cli_env(cluster: KafkaCluster, **extra: str) -> dict[str, str]:
