@@ -22,9 +22,10 @@ from typing import Any
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 
 from gpufleet.contract.settings import KafkaSettings
-from pipeline.kafka.topics import create_topics
+from pipeline.kafka.topics import create_topics, topic_specs
 from tests.support.kafka_cluster import KafkaCluster, free_port
 
 __all__ = ["KafkaCluster", "free_port"]
@@ -69,6 +70,44 @@ def reset(cluster: KafkaCluster, settings: KafkaSettings) -> None:
     finally:
         admin.close()
     create_topics(settings, cluster.bootstrap)
+    _wait_for_topic_metadata(cluster, {spec.name: spec.partitions for spec in topic_specs(settings)})
+
+
+def _wait_for_topic_metadata(cluster: KafkaCluster, partitions: dict[str, int], timeout_s: float = 60.0) -> None:
+    """Until every running node's metadata has each topic with a leader for every partition.
+
+    A group that forms before a node knows the topics fresh from `reset` gets an empty
+    assignment from its leader ("No partition metadata for topic …"), and kafka-python asks
+    again only at its next metadata refresh: seen on the 3-node cluster right after a
+    reset, where a member then stored nothing for the 120 s a test waits.
+    """
+    deadline = time.monotonic() + timeout_s
+    waiting = [n for n in cluster.nodes if n.running]
+    while waiting:
+        waiting = [n for n in waiting if not _has_topics(n.address, partitions)]
+        if waiting:
+            assert time.monotonic() < deadline, f"nodes {[n.node_id for n in waiting]} lack the topics after {timeout_s} s"
+            time.sleep(0.2)
+
+
+def _has_topics(address: str, partitions: dict[str, int]) -> bool:
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=address, request_timeout_ms=5_000)
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        described = {t["name"]: t for t in admin.describe_topics(list(partitions))}
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+    return all(
+        (t := described.get(name)) is not None
+        and not t.get("error_code")
+        and len(t["partitions"]) == count
+        and all(p["leader_id"] >= 0 for p in t["partitions"])
+        for name, count in partitions.items()
+    )
 
 
 class KafkaClusters:
