@@ -77,9 +77,9 @@ def _wait_for_topic_metadata(cluster: KafkaCluster, partitions: dict[str, int], 
     """Until every running node's metadata has each topic with a leader for every partition.
 
     A group that forms before a node knows the topics fresh from `reset` gets an empty
-    assignment from its leader ("No partition metadata for topic …"), and kafka-python asks
-    again only at its next metadata refresh: seen on the 3-node cluster right after a
-    reset, where a member then stored nothing for the 120 s a test waits.
+    assignment from its leader ("No partition metadata for topic …"): seen on the 3-node
+    cluster right after a reset, where a member then stored nothing for the 120 s a test
+    waits. This removes the brokers' side of that race only (docs/kafka.md, "Fixtures").
     """
     deadline = time.monotonic() + timeout_s
     waiting = [n for n in cluster.nodes if n.running]
