@@ -36,6 +36,7 @@ from collectors.facility.workers import new_stop_event, run_workers
 from gpufleet.app.commands.bridge import StoreSink
 from gpufleet.contract.schema import FacilitySample
 from gpufleet.contract.sensors import SENSORS, TOPIC_FILTER
+from gpufleet.contract.times import TimeWindow
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
 from tests.support.mosquitto import Mosquitto
@@ -112,7 +113,7 @@ def drain_workers(url: str, client_id: str, n: int, store: ClickHouseStore, work
                 stop.set()
 
     t = time.perf_counter()
-    run_workers(config, CountingSink(), workers, stop)
+    run_workers(config, CountingSink(), workers, stop, TimeWindow())
     return n / (time.perf_counter() - t)
 
 

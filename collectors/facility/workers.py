@@ -23,6 +23,7 @@ from typing import Any
 
 from collectors.facility.bridge import BridgeStats, FacilitySink, MqttBridge, MqttConfig, Rejected, write_batch
 from gpufleet.contract.schema import FacilitySample
+from gpufleet.contract.times import TimeWindow
 
 _DONE = "done"
 WRITE_ROWS_MAX = 20_000
@@ -38,12 +39,12 @@ class _QueueSink:
         self.out.put((list(readings), list(rejected)))  # the writing process gives the batch its own token
 
 
-def _worker(config: MqttConfig, out: Any, stop: MpEvent) -> None:
+def _worker(config: MqttConfig, out: Any, stop: MpEvent, window: TimeWindow) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
 
     async def main() -> None:
         done = asyncio.Event()
-        bridge = MqttBridge(config, _QueueSink(out), batch_max=2_000, flush_interval_s=0.2)
+        bridge = MqttBridge(config, _QueueSink(out), batch_max=2_000, flush_interval_s=0.2, window=window)
 
         async def watch() -> None:
             while not stop.is_set():
@@ -56,13 +57,21 @@ def _worker(config: MqttConfig, out: Any, stop: MpEvent) -> None:
     out.put(_DONE)
 
 
-def run_workers(config: MqttConfig, sink: FacilitySink, workers: int, stop: MpEvent, group: str = "gpufleet") -> BridgeStats:
-    """Receive on `workers` processes, write here until `stop` is set and the queue drained."""
+def run_workers(
+    config: MqttConfig, sink: FacilitySink, workers: int, stop: MpEvent, window: TimeWindow, group: str = "gpufleet"
+) -> BridgeStats:
+    """Receive on `workers` processes, write here until `stop` is set and the queue drained.
+
+    `window` (from the settings: `Settings.time_window()`) is what each receiver checks
+    reading times against; it is a required argument because a default here once made the
+    workers ignore `raw_ttl_days` and `max_clock_ahead_s`."""
     ctx = mp.get_context("spawn")  # no fork: this process may hold chDB and Kafka threads
     out = ctx.Queue(maxsize=64)
     shared = f"$share/{group}/{config.topic_filter}"
     procs = [
-        ctx.Process(target=_worker, args=(replace(config, client_id=f"{config.client_id}-{i}", topic_filter=shared), out, stop))
+        ctx.Process(
+            target=_worker, args=(replace(config, client_id=f"{config.client_id}-{i}", topic_filter=shared), out, stop, window)
+        )
         for i in range(workers)
     ]
     for p in procs:

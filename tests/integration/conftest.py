@@ -15,10 +15,10 @@ import pytest
 
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
-from tests.support.kafka_helpers import kafka1, kafka3, kafka3_session, kafka_single
+from tests.support.kafka_helpers import kafka1, kafka3, kafka_clusters
 from tests.support.mosquitto import Mosquitto
 
-__all__ = ["kafka1", "kafka3", "kafka3_session", "kafka_single"]  # Apache Kafka fixtures, for every test here
+__all__ = ["kafka1", "kafka3", "kafka_clusters"]  # Apache Kafka fixtures, for every test here
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from collectors.synthetic.scenario import load_scenario
 from gpufleet.app.commands.bridge import StoreSink
 from gpufleet.contract.errors import InvalidMessage
 from gpufleet.contract.schema import FacilitySample
+from gpufleet.contract.times import TimeWindow
 from storage.clickhouse import ClickHouseStore
 from tests.support.cli import run_cli
 from tests.support.mosquitto import Mosquitto
@@ -250,6 +251,36 @@ def test_bridge_command_end_to_end(mosquitto: Mosquitto, tmp_path: Path) -> None
     assert result.stdout.strip().splitlines()[-1] == "3,1", result.stdout + result.stderr
 
 
+def test_bridge_workers_check_times_against_the_window_the_settings_set(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """`bridge --workers 2` with `raw_ttl_days=2` and `max_clock_ahead_s=60`: a reading 3 days
+    old and one 2 min ahead are inside the default window (14 days, 5 min) and must still be
+    dead-lettered by the receiver that gets them (before the fix the workers used the default)."""
+    data, client_id = tmp_path / "site", f"workers-{time.monotonic_ns()}"
+    # Each receiver's persistent session on the shared subscription first: Mosquitto then
+    # queues for them what is published before the spawned processes are up.
+    for i in range(2):
+        session = ["-i", f"{client_id}-{i}", "-c", "-q", "1", "-t", "$share/gpufleet/facility/+/+/+/+", "-W", "1"]
+        subprocess.run(["mosquitto_sub", "-p", str(mosquitto.port), *session], capture_output=True, check=False, timeout=10)
+    now_ms = int(time.time() * 1000)
+    times = {"old": now_ms - 3 * 86_400_000, "ahead": now_ms + 120_000, "day": now_ms - 86_400_000, "now": now_ms}
+    for rack, ts_ms in enumerate(times.values()):
+        mosquitto.publish(f"facility/s/h/rack-{rack:04d}/cdu_return_temp_c", json.dumps({"value": 30 + rack, "ts": ts_ms}))
+    env = {"GPUFLEET_MQTT__CLIENT_ID": client_id, "GPUFLEET_RAW_TTL_DAYS": "2", "GPUFLEET_MAX_CLOCK_AHEAD_S": "60"}
+    bridge = run_cli("bridge", "mqtt", "--mqtt", mosquitto.url, "--store", f"chdb://{data}", "--workers", "2",
+                     "--duration", "8", env=env)  # fmt: skip
+    assert bridge.returncode == 0, bridge.stderr
+    summary = json.loads(bridge.stdout.strip().splitlines()[-1])
+    assert (summary["received"], summary["stored"], summary["rejected"]) == (4, 2, 2), summary
+    query = "SELECT (SELECT groupArray(value) FROM (SELECT value FROM facility_readings ORDER BY value)) AS stored, "
+    query += "(SELECT groupArray(reason) FROM (SELECT reason FROM dead_letters ORDER BY reason)) AS refused"
+    result = run_cli("sql", "--store", f"chdb://{data}", "--format", "json", query)
+    row = json.loads(result.stdout)[0]
+    assert [float(v) for v in row["stored"]] == [32.0, 33.0], row  # "day" and "now"
+    reasons = " | ".join(row["refused"])
+    assert len(row["refused"]) == 2 and reasons.count("out of time window") == 2, reasons
+    assert "in the future (limit 60 s)" in reasons and "beyond the raw TTL (2 days)" in reasons, reasons
+
+
 def test_demo_stores_facility_readings_beside_gpus(store_dsn: str, tmp_path: Path) -> None:
     from gpufleet.app.demo import DemoOptions, run_demo
 
@@ -269,7 +300,7 @@ def test_bridge_workers_share_the_subscription_without_loss_or_duplicates(mosqui
     stop = new_stop_event()
     config = MqttConfig.from_url(mosquitto.url, client_id=f"w-{time.monotonic_ns()}")
     results: dict[str, BridgeStats] = {}
-    runner = threading.Thread(target=lambda: results.update(stats=run_workers(config, StoreSink(store), 2, stop)))
+    runner = threading.Thread(target=lambda: results.update(stats=run_workers(config, StoreSink(store), 2, stop, TimeWindow())))
     runner.start()
     time.sleep(4)  # two spawned receivers import and subscribe
     messages = [(f"facility/s/h/rack-{i % 50:04d}/pdu_power_w", str(10_000 + i)) for i in range(120)]

@@ -149,6 +149,15 @@ def _expect_exactly_once(keys: list[tuple[str, int, int]], expected: int) -> Non
     assert len(keys) == expected, f"rows stored twice: {len(keys) - len(set(keys))}"
 
 
+def _expect_all_sampled_stored_once(emit: Proc, members: Members, wait_s: float) -> None:
+    """The end of a fault the producer must ride out whole: `emit` exits 0 having delivered
+    every row it sampled (none dropped, none left), and the stores together hold each once."""
+    assert emit.wait(wait_s) == 0, emit.stderr()[-3000:]
+    summary = emit_summary(emit)
+    assert summary["dropped_rows"] == 0 and summary["undelivered_messages"] == 0, summary
+    _expect_exactly_once(members.finish(summary["sampled_rows"]), summary["sampled_rows"])
+
+
 def test_leader_killed_mid_stream_and_restarted_20s_later(kafka3: KafkaCluster, tmp_path: Path) -> None:
     env = cli_env(kafka3)
     members = Members(env, tmp_path, 3, "leader-kill")
@@ -163,14 +172,10 @@ def test_leader_killed_mid_stream_and_restarted_20s_later(kafka3: KafkaCluster, 
         assert members.metric("gpufleet_ingest_rows_total") > rows_at_kill, "nothing stored while the leader was down"
         kafka3.node(leader).start()
         kafka3.wait_ready(120)
-        assert emit.wait(120) == 0, emit.stderr()[-3000:]
-        summary = emit_summary(emit)
-        assert summary["dropped_rows"] == 0 and summary["undelivered_messages"] == 0, summary
-        keys = members.finish(summary["sampled_rows"])
+        _expect_all_sampled_stored_once(emit, members, 120)
     finally:
         members.kill()
         emit.popen.kill()
-    _expect_exactly_once(keys, summary["sampled_rows"])
 
 
 def test_rolling_restart_under_load(kafka3: KafkaCluster, tmp_path: Path) -> None:
@@ -186,14 +191,10 @@ def test_rolling_restart_under_load(kafka3: KafkaCluster, tmp_path: Path) -> Non
             kafka3.wait_ready(120)
             assert _wait_until(lambda: _in_sync(kafka3), 120, 0.5), f"replicas not back in sync after node {node.node_id}"
         emit.popen.send_signal(signal.SIGTERM)  # emit flushes its buffer and prints its summary
-        assert emit.wait(60) == 0, emit.stderr()[-3000:]
-        summary = emit_summary(emit)
-        assert summary["dropped_rows"] == 0 and summary["undelivered_messages"] == 0, summary
-        keys = members.finish(summary["sampled_rows"])
+        _expect_all_sampled_stored_once(emit, members, 60)
     finally:
         members.kill()
         emit.popen.kill()
-    _expect_exactly_once(keys, summary["sampled_rows"])
 
 
 def test_whole_cluster_stopped_60s_then_started(kafka3: KafkaCluster, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from gpufleet.contract.frame import node_samples_from_frame
 from pipeline.kafka import topics
 from tests.support.cli import run_cli
 from tests.support.fuzz import hostile_node_messages
-from tests.support.kafka_helpers import KafkaCluster, cli_env, gpufleet, produce, read_topic
+from tests.support.kafka_helpers import KafkaCluster, cli_env, gpufleet, produce, produce_librdkafka, read_topic
 
 DAY_MS = 86_400_000
 
@@ -38,6 +38,12 @@ def broken_clock(days: int) -> list[tuple[bytes, bytes]]:
     return [(b"node-broken", json.dumps({**message, "ts_ms": now + (d + 1) * DAY_MS, "seq": d}).encode()) for d in range(days)]
 
 
+def broken_clock_then_valid() -> list[tuple[bytes, bytes]]:
+    """The issue's batch: 101 messages on 101 future days, then 20 valid ones (4 nodes x 5
+    ticks, 160 GPU rows), all under one key, so in one partition and one delivery."""
+    return [(b"one-partition", v) for _, v in broken_clock(101) + valid_messages(4, 5)]
+
+
 def query(data: Path, sql: str) -> list[dict[str, object]]:
     proc = run_cli("sql", "--store", f"chdb://{data}", "--format", "json", sql)
     assert proc.returncode == 0, proc.stderr
@@ -53,9 +59,10 @@ def ingest_until_idle(kafka: KafkaCluster, tmp_path: Path, data: Path, **env: st
 
 
 def test_a_node_with_a_broken_clock_is_dead_lettered_and_the_rows_behind_it_land(kafka1: KafkaCluster, tmp_path: Path) -> None:
-    """101 messages on 101 future days, then 20 valid ones, in one partition: before, ingest
-    exited with Code 252 and restarted into the same batch, storing none of the 160 rows."""
-    produce(kafka1.bootstrap, topics.SAMPLES, [(b"one-partition", v) for _, v in broken_clock(101) + valid_messages(4, 5)])
+    """101 messages on 101 future days, then 20 valid ones, in one partition, produced with
+    librdkafka as in the issue: before, ingest exited with Code 252 and restarted into the
+    same batch, storing none of the 160 rows."""
+    produce_librdkafka(kafka1.bootstrap, topics.SAMPLES, broken_clock_then_valid())
     data = tmp_path / "data"
     ingest_until_idle(kafka1, tmp_path, data)
     assert query(data, "SELECT count() AS n, uniqExact(node, gpu_index, ts) AS u FROM gpu_samples") == [{"n": 160, "u": 160}]
@@ -68,8 +75,9 @@ def test_a_node_with_a_broken_clock_is_dead_lettered_and_the_rows_behind_it_land
 def test_a_block_the_server_refuses_is_split_until_it_is_accepted(kafka1: KafkaCluster, tmp_path: Path) -> None:
     """The same batch with the clock window opened wide (GPUFLEET_MAX_CLOCK_AHEAD_S): the rows
     reach ClickHouse, which refuses 101 daily partitions in one block (Code 252, "Too many
-    partitions for single INSERT block"); ingest splits the block and every row lands."""
-    produce(kafka1.bootstrap, topics.SAMPLES, [(b"one-partition", v) for _, v in broken_clock(101) + valid_messages(4, 5)])
+    partitions for single INSERT block"); ingest splits the block and every row lands
+    (produced with librdkafka too)."""
+    produce_librdkafka(kafka1.bootstrap, topics.SAMPLES, broken_clock_then_valid())
     data = tmp_path / "data"
     ingest_until_idle(kafka1, tmp_path, data, GPUFLEET_MAX_CLOCK_AHEAD_S=str(200 * 86_400))
     assert query(data, "SELECT count() AS n, uniqExact(toDate(ts)) >= 102 AS days FROM gpu_samples") == [

@@ -1,9 +1,11 @@
-"""Ingest's repeat filter (`pipeline.repeats.DropRepeats`) on decoded node messages; no broker.
+"""Ingest's repeat filter (`pipeline.repeats.DropRepeats`) on decoded node messages, and
+per-GPU messages from a librdkafka producer through Apache Kafka.
 
-The filter must drop exactly the messages whose `(node, ts)` was remembered within the
-window, or came earlier in the same delivery, and nothing else: a randomised run holds it
-to a plain-Python model of the same rule. The broker-level tests (same message produced
-twice, broker restarted empty) are in test_kafka_pipeline.py and test_kafka_faults.py.
+The filter must drop exactly the rows whose `(node, ts, gpu_index)` was remembered within
+the window, or came earlier in the same delivery, and nothing else: a randomised run holds
+it to a plain-Python model of the same rule, with messages split by GPU as a third-party
+producer may send them. The other broker-level tests (same message produced twice, broker
+restarted empty) are in test_kafka_pipeline.py and test_kafka_faults.py.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,10 +23,13 @@ from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.frame import GpuFrame, node_samples_from_frame
 from pipeline.ingest import Ingest
+from pipeline.kafka import topics
 from pipeline.kafka.decoder import decode_samples
 from pipeline.repeats import DropRepeats
 from pipeline.transport import Delivery
 from storage.clickhouse import ClickHouseStore
+from tests.support.cli import run_cli
+from tests.support.kafka_helpers import KafkaCluster, cli_env, gpufleet, produce_librdkafka
 from tests.unit.test_kafka_decoder import assert_same_frame
 
 
@@ -107,35 +113,80 @@ def test_window_must_be_positive() -> None:
         DropRepeats(window_messages=0)
 
 
+def _split(message: bytes, rng: random.Random) -> list[bytes]:
+    """The message as a third-party producer might send it: its GPUs in 1-3 messages of the same `(node, ts)`."""
+    parsed = json.loads(message)
+    gpus = parsed["gpus"]
+    cuts = sorted(rng.sample(range(1, len(gpus)), rng.randint(0, 2)))
+    return [json.dumps({**parsed, "gpus": gpus[a:b]}).encode() for a, b in zip([0, *cuts], [*cuts, len(gpus)], strict=True)]
+
+
+class _Model:
+    """The rule in plain Python: per node, the last `window` distinct ts stored, each with its GPUs."""
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.stored: dict[str, dict[int, set[int]]] = defaultdict(dict)  # insertion order = ring order
+
+    def drop(self, delivery: list[bytes]) -> tuple[list[bytes], int, int]:
+        """(messages cut to the GPUs kept, messages dropped as `DropRepeats` counts them, rows dropped)."""
+        kept: list[bytes] = []
+        seen: set[tuple[str, int, int]] = set()
+        copies: dict[tuple[str, int, int], int] = defaultdict(int)
+        for m in delivery:
+            parsed = json.loads(m)
+            node, ts = parsed["node"], parsed["ts_ms"]
+            new = []
+            for gpu in parsed["gpus"]:
+                key = (node, ts, gpu["gpu_index"])
+                if key in seen or gpu["gpu_index"] in self.stored[node].get(ts, set()):
+                    copies[key] += 1
+                else:
+                    new.append(gpu)
+                seen.add(key)
+            if new:
+                kept.append(json.dumps({**parsed, "gpus": new}).encode())
+        per_message: dict[tuple[str, int], int] = defaultdict(int)
+        for (node, ts, _), n in copies.items():
+            per_message[node, ts] = max(per_message[node, ts], n)
+        return kept, sum(per_message.values()), sum(copies.values())
+
+    def remember(self, kept: list[bytes]) -> None:
+        gpus: dict[tuple[str, int], set[int]] = defaultdict(set)
+        for m in kept:
+            parsed = json.loads(m)
+            gpus[parsed["node"], parsed["ts_ms"]] |= {g["gpu_index"] for g in parsed["gpus"]}
+        new = [(node, ts, indexes) for (node, ts), indexes in sorted(gpus.items()) if ts not in self.stored[node]]
+        for (node, ts), indexes in gpus.items():  # a ts it holds gets the new GPUs where it is
+            if ts in self.stored[node]:
+                self.stored[node][ts] |= indexes
+        for node, ts, indexes in new:  # then each new ts, oldest first, replaces the oldest remembered
+            ring = self.stored[node]
+            ring[ts] = set(indexes)
+            if len(ring) > self.window:
+                del ring[next(iter(ring))]
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_random_deliveries_match_a_plain_model(seed: int) -> None:
-    """Deliveries of shuffled, repeated messages from many nodes, some never written."""
+    """Deliveries of shuffled, repeated, partly split messages from many nodes, some never written."""
     rng = random.Random(seed)
     window = rng.choice([2, 5, 128])
-    pool = [m for tick in _ticks(gpus=8 * 40, ticks=12) for m in tick]
-    keys = {m: (json.loads(m)["node"], json.loads(m)["ts_ms"]) for m in pool}
-    repeats = DropRepeats(window_messages=window)
-    remembered: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=window))
+    pool = [part for tick in _ticks(gpus=8 * 40, ticks=12) for m in tick for part in _split(m, rng)]
+    repeats, model = DropRepeats(window_messages=window), _Model(window)
     cursor = 0
     for _ in range(60):
-        fresh = pool[cursor : cursor + rng.randint(0, 40)]
+        fresh = pool[cursor : cursor + rng.randint(0, 60)]
         cursor += len(fresh)
-        delivery = fresh + rng.choices(pool[: max(cursor, 1)], k=rng.randint(0, 15))
+        delivery = fresh + rng.choices(pool[: max(cursor, 1)], k=rng.randint(0, 20))
         rng.shuffle(delivery)
-        expected, in_delivery = [], set()
-        for m in delivery:
-            node, ts = keys[m]
-            if ts not in remembered[node] and (node, ts) not in in_delivery:
-                expected.append(m)
-            in_delivery.add((node, ts))
+        expected, messages, rows = model.drop(delivery)
         frame, dropped = repeats.drop(_frame(delivery) if delivery else GpuFrame.empty())
         assert_same_frame(frame, _frame(expected) if expected else GpuFrame.empty())
-        assert dropped.messages == len(delivery) - len(expected)
-        assert dropped.rows == 8 * dropped.messages
+        assert (dropped.messages, dropped.rows) == (messages, rows)
         if rng.random() < 0.8:  # the write succeeded
             repeats.remember(dropped.kept)
-            for node, ts in sorted(keys[m] for m in expected):
-                remembered[node].append(ts)
+            model.remember(expected)
     assert cursor > 0 and repeats.nodes <= 40
 
 
@@ -183,3 +234,31 @@ def test_ingest_stores_a_repeat_once_and_counts_only_producer_repeats(store: Cli
     assert fresh.committed == ["t:0-1", "t:0-1", "t:2-4"]
     assert (ingest.stats.rows, ingest.stats.duplicate_messages, ingest.stats.duplicate_rows) == (32, 1, 8)
     assert store.query("SELECT count(), uniqExact(node, gpu_index, ts) FROM gpu_samples").rows == [(32, 32)]
+
+
+def _by_gpu(message: bytes, gpus: slice = slice(None)) -> list[bytes]:
+    """One message per GPU (`gpus` of them), same node and ts: what a third-party producer may send."""
+    parsed = json.loads(message)
+    return [json.dumps({**parsed, "gpus": [gpu]}).encode() for gpu in parsed["gpus"][gpus]]
+
+
+def test_per_gpu_messages_from_a_librdkafka_producer_are_all_stored_once(kafka1: KafkaCluster, tmp_path: Path) -> None:
+    """4 nodes x 6 ticks, each tick sent by librdkafka as 8 messages of one GPU (same node and
+    ts), read in deliveries of 3 messages, so every `(node, ts)` spans deliveries: the
+    `(node, ts)` filter dropped every GPU after the first delivery's as a repeat. Then a
+    whole-node message of which 4 GPUs were stored (its other 4 are new), and a re-send of
+    tick 0's 32 messages (all stored): each of the 192 rows is stored once, 36 dropped."""
+    ticks = _ticks(gpus=32, ticks=6)
+    partial = ticks[5][0]  # node 0, last tick: GPUs 0-3 by GPU, then all 8 in one message
+    sent = [part for tick in ticks for m in tick for part in _by_gpu(m, slice(0, 4) if m is partial else slice(None))]
+    sent += [partial, *(part for m in ticks[0] for part in _by_gpu(m))]
+    produce_librdkafka(kafka1.bootstrap, topics.SAMPLES, [(json.loads(m)["node"].encode(), m) for m in sent])
+    data = tmp_path / "data"
+    ingest = gpufleet("ingest", "--store", f"chdb://{data}", "--exit-when-idle", "4", "--max-wait", "0.3",
+                      "--max-batch-messages", "3", "--stats-interval", "0", env=cli_env(kafka1), cwd=tmp_path)  # fmt: skip
+    assert ingest.wait(240) == 0, ingest.stderr()[-3000:]
+    stats = json.loads([line for line in ingest.stderr().splitlines() if '"msg": "stats"' in line][-1])
+    query = "SELECT count() AS n, uniqExact(node, gpu_index, ts) AS u FROM gpu_samples"
+    rows = json.loads(run_cli("sql", "--store", f"chdb://{data}", "--format", "json", query).stdout)
+    assert rows == [{"n": 4 * 6 * 8, "u": 4 * 6 * 8}], rows
+    assert stats["messages"] == len(sent) == 4 * 6 * 8 - 4 + 1 + 32 and stats["duplicate_rows"] == 4 + 32, stats

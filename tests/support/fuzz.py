@@ -10,17 +10,30 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, get_args
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
+from gpufleet.contract.schema import NODE_SAMPLE_SCHEMA, WIRE_MODELS, NodeSample
+
 DAY_MS = 86_400_000
 _LABELS = ("cluster", "hall", "row", "rack", "node")
 
 
-def _base(ts_ms: int) -> dict[str, Any]:
+def unknown_schemas() -> list[str]:
+    """Schema ids a node message must be refused for, from the contract (so a new version
+    never makes them valid): the node_sample version after every one `NodeSample` accepts,
+    and the id of every other wire model."""
+    accepted: tuple[str, ...] = get_args(NodeSample.model_fields["schema_"].annotation)
+    name = NODE_SAMPLE_SCHEMA.rsplit("/", 1)[0]
+    newest = max(int(schema.rsplit("/", 1)[1]) for schema in accepted)
+    return [f"{name}/{newest + 1}", *(schema for schema in WIRE_MODELS if not schema.startswith(f"{name}/"))]
+
+
+def base_message(ts_ms: int) -> dict[str, Any]:
+    """A valid two-GPU node message at `ts_ms`: what every hostile one is made from."""
     gpu = {"gpu_index": 0, "uuid": "GPU-fuzz-0", "power_mw": 300_000, "power_limit_mw": 700_000, "gpu_temp_c": 60,
            "mem_temp_c": 70, "util_gpu_pct": 90, "util_mem_pct": 40, "energy_mj": 10**9, "sm_clock_mhz": 1980}  # fmt: skip
     gpus = [gpu, {**gpu, "gpu_index": 1, "uuid": "GPU-fuzz-1"}]
@@ -37,8 +50,7 @@ def _bad_top(now: int) -> st.SearchStrategy[tuple[str, Any]]:
         st.tuples(st.just("ts_ms"), st.integers(min_value=-(2**63), max_value=now - 15 * DAY_MS)),
         st.tuples(st.just("seq"), st.sampled_from([-1, 2**64, "x", None, [], 0.5])),
         st.tuples(st.sampled_from(_LABELS), st.sampled_from(["", "x" * 129, 5, None, ["a"], {"a": 1}])),
-        # node_sample/2 is real since issue 15: an unknown version is /99
-        st.tuples(st.just("schema"), st.sampled_from(["gpufleet.node_sample/99", "", "gpufleet.gpu_event/1", 1, None])),
+        st.tuples(st.just("schema"), st.sampled_from([*unknown_schemas(), "", 1, None])),
         st.tuples(st.just("gpus"), st.sampled_from([[], "x", None, [1], [[]], {}])),
     )
 
@@ -59,7 +71,7 @@ def _bad_gpu() -> st.SearchStrategy[tuple[str, Any]]:
 @st.composite
 def _hostile(draw: st.DrawFn, now: int) -> bytes:
     kind = draw(st.sampled_from(["top", "top", "gpu", "gpu", "missing", "extra", "duplicate_gpu", "too_many_gpus", "raw"]))
-    message = _base(now - draw(st.integers(0, 60_000)))
+    message = base_message(now - draw(st.integers(0, 60_000)))
     if kind == "top":
         field, value = draw(_bad_top(now))
         message[field] = value

@@ -1,11 +1,12 @@
 """Apache Kafka for tests (`tests.support.kafka_cluster`): fixtures and small client helpers.
 
-- `kafka1`: one single-node broker for the whole session (a JVM costs seconds to start);
-  before each test every topic and consumer group is deleted and the gpufleet topics are
-  created again (RF 1), so the fixed topic names never carry data from one test into another.
-- `kafka3`: a 3-node cluster, started on first use and kept for the session; before each test
-  any stopped node is started again and the topics are created fresh with RF 3 and
-  `min.insync.replicas=2` (the production defaults of `KafkaSettings`).
+- `kafka1`: one single-node broker; `kafka3`: a 3-node cluster. Both come from one session
+  fixture, `kafka_clusters`, which starts a cluster of each size on first use and keeps it
+  for the session (a JVM costs seconds to start). Before each test any stopped node is
+  started again, every topic and consumer group is deleted and the gpufleet topics are
+  created again (RF 1 on one node; RF 3 and `min.insync.replicas=2` on three, the production
+  defaults of `KafkaSettings`), so the fixed topic names never carry data from one test
+  into another.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Any
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 
 from gpufleet.contract.settings import KafkaSettings
-from pipeline.kafka.topics import create_topics
+from pipeline.kafka.topics import create_topics, topic_specs
 from tests.support.kafka_cluster import KafkaCluster, free_port
 
 __all__ = ["KafkaCluster", "free_port"]
@@ -68,42 +70,88 @@ def reset(cluster: KafkaCluster, settings: KafkaSettings) -> None:
     finally:
         admin.close()
     create_topics(settings, cluster.bootstrap)
+    _wait_for_topic_metadata(cluster, {spec.name: spec.partitions for spec in topic_specs(settings)})
+
+
+def _wait_for_topic_metadata(cluster: KafkaCluster, partitions: dict[str, int], timeout_s: float = 60.0) -> None:
+    """Until every running node's metadata has each topic with a leader for every partition.
+
+    A group that forms before a node knows the topics fresh from `reset` gets an empty
+    assignment from its leader ("No partition metadata for topic …"): seen on the 3-node
+    cluster right after a reset, where a member then stored nothing for the 120 s a test
+    waits. This removes the brokers' side of that race only (docs/kafka.md, "Fixtures").
+    """
+    deadline = time.monotonic() + timeout_s
+    waiting = [n for n in cluster.nodes if n.running]
+    while waiting:
+        waiting = [n for n in waiting if not _has_topics(n.address, partitions)]
+        if waiting:
+            assert time.monotonic() < deadline, f"nodes {[n.node_id for n in waiting]} lack the topics after {timeout_s} s"
+            time.sleep(0.2)
+
+
+def _has_topics(address: str, partitions: dict[str, int]) -> bool:
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=address, request_timeout_ms=5_000)
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        described = {t["name"]: t for t in admin.describe_topics(list(partitions))}
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+    return all(
+        (t := described.get(name)) is not None
+        and not t.get("error_code")
+        and len(t["partitions"]) == count
+        and all(p["leader_id"] >= 0 for p in t["partitions"])
+        for name, count in partitions.items()
+    )
+
+
+class KafkaClusters:
+    """The session's clusters, one per size, each started on first use and kept to the end."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self._started: dict[int, KafkaCluster] = {}
+
+    def fresh(self, size: int) -> KafkaCluster:
+        """The `size`-node cluster, every node running, emptied, with fresh gpufleet topics
+        (RF = size, at most 3; min ISR 2 on three nodes)."""
+        cluster = self._started.get(size)
+        if cluster is None:
+            cluster = self._started[size] = KafkaCluster(self._tmp.mktemp(f"kafka{size}"), size)
+            cluster.start()  # a node that cannot start fails the test; close() still stops the others
+        cluster.start_stopped()
+        reset(cluster, kafka_settings(replicas=min(size, 3)))
+        return cluster
+
+    def close(self) -> None:
+        for cluster in self._started.values():
+            cluster.close()
 
 
 @pytest.fixture(scope="session")
-def kafka_single(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
-    cluster = KafkaCluster(tmp_path_factory.mktemp("kafka1"), 1)
+def kafka_clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaClusters]:
+    clusters = KafkaClusters(tmp_path_factory)
     try:
-        cluster.start()
-        yield cluster
+        yield clusters
     finally:
-        cluster.close()
+        clusters.close()
 
 
 @pytest.fixture
-def kafka1(kafka_single: KafkaCluster) -> KafkaCluster:
+def kafka1(kafka_clusters: KafkaClusters) -> KafkaCluster:
     """The session's single broker, emptied, with fresh gpufleet topics (RF 1)."""
-    kafka_single.start_stopped()
-    reset(kafka_single, kafka_settings())
-    return kafka_single
-
-
-@pytest.fixture(scope="session")
-def kafka3_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
-    cluster = KafkaCluster(tmp_path_factory.mktemp("kafka3"), 3)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.close()
+    return kafka_clusters.fresh(1)
 
 
 @pytest.fixture
-def kafka3(kafka3_session: KafkaCluster) -> KafkaCluster:
+def kafka3(kafka_clusters: KafkaClusters) -> KafkaCluster:
     """The session's 3-node cluster, every node running, emptied, fresh topics (RF 3, min ISR 2)."""
-    kafka3_session.start_stopped()
-    reset(kafka3_session, kafka_settings(replicas=3))
-    return kafka3_session
+    return kafka_clusters.fresh(3)
 
 
 def cli_env(cluster: KafkaCluster, **extra: str) -> dict[str, str]:
@@ -158,6 +206,33 @@ def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> 
         producer.send(topic, key=key, value=value)
     producer.flush(timeout=30)
     producer.close()
+
+
+def produce_librdkafka(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    """Produce as a third-party producer does: librdkafka (`confluent-kafka`), the C client
+    most non-Python producers wrap; idempotent, acks=all, lz4, in order per key."""
+    from confluent_kafka import KafkaException, Producer
+
+    failed: list[str] = []
+
+    def delivered(err: object, _msg: object) -> None:
+        if err is not None:
+            failed.append(str(err))
+
+    config = {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "compression.type": "lz4"}
+    producer = Producer({**config, "linger.ms": 5, "message.max.bytes": 4 * 1024 * 1024})
+    for key, value in messages:
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, on_delivery=delivered)
+                break
+            except BufferError:  # its local queue is full: let it send
+                producer.poll(0.1)
+            except KafkaException as exc:
+                raise AssertionError(f"librdkafka refused a message: {exc}") from None
+        producer.poll(0)
+    left = producer.flush(30)
+    assert left == 0 and not failed, f"librdkafka: {left} messages not delivered, errors {failed[:3]}"
 
 
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Any]:

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         close = store.close
     try:
         if args.workers > 1:
-            stats = _bridge_workers(config, sink, args.workers, args.duration)
+            stats = _bridge_workers(config, sink, args.workers, args.duration, settings)
         else:
             stats = asyncio.run(_bridge(config, sink, args.duration, settings))
     finally:
@@ -133,7 +133,9 @@ async def _bridge(config: MqttConfig, sink: FacilitySink, duration_s: float | No
     return await MqttBridge(config, sink, window=settings.time_window()).run(stop)
 
 
-def _bridge_workers(config: MqttConfig, sink: FacilitySink, workers: int, duration_s: float | None) -> BridgeStats:
+def _bridge_workers(
+    config: MqttConfig, sink: FacilitySink, workers: int, duration_s: float | None, settings: Settings
+) -> BridgeStats:
     import threading
 
     from collectors.facility.workers import new_stop_event, run_workers
@@ -143,4 +145,4 @@ def _bridge_workers(config: MqttConfig, sink: FacilitySink, workers: int, durati
         signal.signal(sig, lambda *_: stop.set())
     if duration_s is not None:
         threading.Timer(duration_s, stop.set).start()
-    return run_workers(config, sink, workers, stop)
+    return run_workers(config, sink, workers, stop, settings.time_window())
