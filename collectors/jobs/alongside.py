@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from collectors.base import EventCallback, Source
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment
-from gpufleet.contract.schema import GpuInventory, GpuProcesses
+from gpufleet.contract.schema import GpuInstanceActivity, GpuInventory, GpuProcesses
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,9 @@ class PolledJobs:
 
     def processes(self, ts_ms: int) -> list[GpuProcesses]:
         return self.source.processes(ts_ms)
+
+    def instance_activity(self, ts_ms: int) -> list[GpuInstanceActivity]:
+        return self.source.instance_activity(ts_ms)
 
     def close(self) -> None:
         self._stop.set()

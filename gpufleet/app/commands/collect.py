@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpufleet.app.commands.common import (
     add_fleet_flags,
@@ -30,6 +30,9 @@ from gpufleet.app.commands.common import (
 from gpufleet.app.commands.emit import publish_to_kafka
 from gpufleet.contract.errors import ConfigError
 from gpufleet.contract.settings import Settings
+
+if TYPE_CHECKING:  # for the annotation only: this module imports collectors where it uses them
+    from collectors.base import Source
 
 NODE_LABELS = ("hall", "row", "rack", "node")
 
@@ -142,7 +145,7 @@ def _jobs_kind(args: argparse.Namespace) -> str | None:
     return kind
 
 
-def _with_jobs(source: Any, args: argparse.Namespace, settings: Settings, publishing: bool) -> Any:
+def _with_jobs(source: Source, args: argparse.Namespace, settings: Settings, publishing: bool) -> Source:
     """`source`, polling a job source beside it when asked (docs/jobs.md, "Kubernetes")."""
     kind = _jobs_kind(args)
     if kind is None:
