@@ -30,7 +30,8 @@ import argparse
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import collectors.nvml.double as nvml
@@ -138,18 +139,27 @@ def raw_mig_calls(gpus: list[GpuState]) -> Callable[[], None]:
     return run
 
 
-def bench_mig(n_gpus: int, ticks: int, repeats: int) -> None:
-    """The added cost of GPM per MIG GPU instance, every GPU in MIG mode."""
-    nvml.reset(gpus=n_gpus, mig=range(n_gpus))
+@contextmanager
+def double_source(n_gpus: int, mig: Iterable[int] = ()) -> Iterator[tuple[NvmlSource, Callable[[], Any], list[int]]]:
+    """An NVML source open on the double; yields it, a `sample()` that advances the clock 1 s, and that clock."""
+    nvml.reset(gpus=n_gpus, mig=mig)
     source = NvmlSource(SourceConfig(kind="nvml", nvml_module="collectors.nvml.double", interval_s=3600.0))
     source.open(lambda e: None)
+    ts = [1_767_225_600_000]
+
+    def sample() -> Any:
+        ts[0] += 1000
+        return source.sample(ts[0])
+
     try:
-        ts = [1_767_225_600_000]
+        yield source, sample, ts
+    finally:
+        source.close()
 
-        def sample() -> Any:
-            ts[0] += 1000
-            return source.sample(ts[0])
 
+def bench_mig(n_gpus: int, ticks: int, repeats: int) -> None:
+    """The added cost of GPM per MIG GPU instance, every GPU in MIG mode."""
+    with double_source(n_gpus, range(n_gpus)) as (source, sample, ts):
         sample()
         [message] = source.instance_activity(ts[0])
         chunk = max(1, ticks // repeats)
@@ -164,8 +174,6 @@ def bench_mig(n_gpus: int, ticks: int, repeats: int) -> None:
             repeats,
         )
         k = sum(len(g.instances) for g in source.gpus)
-    finally:
-        source.close()
     base, added = best["no_instances"], best["sample"] - best["no_instances"]
     print(f"MIG: {n_gpus} GPUs in MIG mode, {k} GPU instances ({k / n_gpus:.0f} per GPU)")
     print(f"{'step':46s} {'us/tick':>10s} {'us/inst':>8s} {'x baseline':>11s}")
@@ -189,17 +197,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="interleaved rounds; the best round counts")
     args = parser.parse_args()
 
-    nvml.reset(gpus=args.gpus)
     gpm.MIN_INTERVAL_S = 0.0  # back-to-back ticks; a 1 Hz collector never waits
-    source = NvmlSource(SourceConfig(kind="nvml", nvml_module="collectors.nvml.double", interval_s=3600.0))
-    source.open(lambda e: None)
-    try:
-        ts = [1_767_225_600_000]
-
-        def sample() -> Any:
-            ts[0] += 1000
-            return source.sample(ts[0])
-
+    with double_source(args.gpus) as (source, sample, _):
         frame = sample()
         [message] = node_samples_from_frame(frame)
         refresher = source.refresher
@@ -220,8 +219,6 @@ def main() -> None:
         )
         baseline, sampled, build, encode, slow = (best[k] for k in ("baseline", "sample", "build", "encode", "slow"))
         no_gpm, gpm_raw = best["no_gpm"], best["gpm_raw"]
-    finally:
-        source.close()
 
     overhead = sampled - baseline
     total = overhead + build + encode

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from storage.clickhouse import ClickHouseStore
-from storage.migrations import MIGRATIONS_TABLE, Migration, Ttls, available, load_xid_catalog
+from storage.migrations import MIGRATIONS_TABLE, Migration, Ttls, available, load_xid_catalog, record_applied
 
 REFERENCE_TABLES = frozenset({"xid_catalog", MIGRATIONS_TABLE})
 SHARDED_BY_NODE = "cityHash64(node)"
@@ -156,10 +156,7 @@ def migrate_cluster(store: ClickHouseStore, cluster: str, ttls: Ttls | None = No
     for migration, statements in render([m for m in available() if m.version not in applied], cluster, ttls):
         for statement in statements:
             store.command(statement)
-        store.command(
-            f"INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES ({{v:UInt32}}, {{n:String}}, {{c:String}})",
-            parameters={"v": migration.version, "n": migration.name, "c": migration.checksum},
-        )
+        record_applied(store, migration)
         done.append(migration)
     store.schema_changed()
     load_xid_catalog(store)

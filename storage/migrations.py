@@ -140,10 +140,7 @@ def migrate(
         for statement in migration.statements(ttls.params()):
             _backfill_before_view(store, statement)
             store.command(statement)
-        store.command(
-            f"INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES ({{v:UInt32}}, {{n:String}}, {{c:String}})",
-            parameters={"v": migration.version, "n": migration.name, "c": migration.checksum},
-        )
+        record_applied(store, migration)
         done.append(migration)
     store.schema_changed()
     tables = _tables(store)
@@ -226,3 +223,11 @@ def sync_ttls(store: ClickHouseStore, ttls: Ttls, tables: set[str] | None = None
         store.command(f"ALTER TABLE {table} MODIFY TTL {expression.format(days=days)}")
         changed.append(table)
     return changed
+
+
+def record_applied(store: ClickHouseStore, migration: Migration) -> None:
+    """Mark `migration` applied (after its statements ran: a crash in between re-runs it)."""
+    store.command(
+        f"INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES ({{v:UInt32}}, {{n:String}}, {{c:String}})",
+        parameters={"v": migration.version, "n": migration.name, "c": migration.checksum},
+    )

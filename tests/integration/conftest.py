@@ -16,6 +16,7 @@ import pytest
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
 from tests.support.kafka_helpers import kafka1, kafka3, kafka_clusters
+from tests.support.kubelet_double import PodResourcesDouble
 from tests.support.mosquitto import Mosquitto
 
 __all__ = ["kafka1", "kafka3", "kafka_clusters"]  # Apache Kafka fixtures, for every test here
@@ -47,3 +48,12 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     broker.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture
+def kubelet(tmp_path: Path) -> Iterator[PodResourcesDouble]:
+    """The pod-resources gRPC double on a Unix socket (no kubelet runs here)."""
+    double = PodResourcesDouble(tmp_path / "kubelet.sock")
+    double.start()
+    yield double
+    double.stop()

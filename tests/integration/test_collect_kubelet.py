@@ -12,11 +12,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from pipeline.kafka import topics
 from tests.support.cli import REPO, run_cli
@@ -24,14 +21,6 @@ from tests.support.kafka_helpers import KafkaCluster, cli_env, read_topic
 from tests.support.kubelet_double import Container, Devices, PodResources, PodResourcesDouble
 
 COLLECT = ("collect", "--source", "synthetic", "--gpus", "8", "--interval", "0.2", "--jobs-interval", "0.5")
-
-
-@pytest.fixture
-def kubelet(tmp_path: Path) -> Iterator[PodResourcesDouble]:
-    double = PodResourcesDouble(tmp_path / "kubelet.sock")
-    double.start()
-    yield double
-    double.stop()
 
 
 def _lines(stdout: str) -> list[dict[str, Any]]:

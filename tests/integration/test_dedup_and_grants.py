@@ -14,14 +14,14 @@ from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.jobs import JobAssignment, JobGpu
 from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInstanceActivity, GpuProcess, GpuProcesses
-from pipeline.ingest import Backoff, Ingest
+from pipeline.ingest import Ingest
 from pipeline.memory import MemoryBroker
 from storage.access import render_users
 from storage.clickhouse import DEDUP_SETTINGS, INGEST_TABLES, ClickHouseStore
 from storage.cluster import REPLICATED_DEDUP_WINDOW_S, render
 from storage.migrations import available
+from tests.support.retry_ingest import FAST, ingest_fixed_after_two_retries
 
-FAST = Backoff(first_s=0.01, max_s=0.05)
 PASSWORDS = {"GPUFLEET_INGEST_PASSWORD": "i", "GPUFLEET_GRAFANA_PASSWORD": "g"}
 
 
@@ -70,19 +70,8 @@ def test_a_view_failing_part_way_then_fixed_leaves_raw_and_every_rollup_exact(st
     frame.metrics["power_mw"] = frame.metrics["power_mw"].copy()
     frame.metrics["power_mw"][37] = 123456
 
-    class Fixing(MemoryBroker):
-        def keepalive(self, timeout_s: float) -> None:  # called by ingest while it backs off
-            if ingest.stats.store_retries >= 2 and count(store, "SELECT count() FROM flag"):
-                assert self.backlog == 1, "nothing committed while the view refuses"
-                store.command("TRUNCATE TABLE flag")  # the operator fixes the view
-            time.sleep(0.005)
-
-    broker = Fixing()
-    ingest = Ingest(broker, store, FAST)
-    broker.publish_samples(frame)
-    delivery = ingest.step()
-    assert delivery is not None and broker.backlog == 0
-    assert ingest.stats.store_retries == 2 and ingest.stats.store_refused == 0
+    # the operator fixes the view
+    _, delivery = ingest_fixed_after_two_retries(store, frame, lambda: store.command("TRUNCATE TABLE flag"))
     each_row_once(store, 400)
     store.insert_samples(delivery.samples, f"{delivery.token}:samples")  # delivered again after a crash
     each_row_once(store, 400)

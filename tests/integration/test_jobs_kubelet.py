@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from collectors.jobs.kubelet import KubeletJobs, list_pods
 from gpufleet.contract.jobs import JobAssignment
@@ -17,14 +14,6 @@ from tests.support.kubelet_double import Claim, Container, Devices, PodResources
 
 UUIDS = {f"GPU-{i:08d}-aaaa-bbbb-cccc-000000000000": i for i in range(8)}
 U = list(UUIDS)
-
-
-@pytest.fixture
-def kubelet(tmp_path: Path) -> Iterator[PodResourcesDouble]:
-    double = PodResourcesDouble(tmp_path / "kubelet.sock")
-    double.start()
-    yield double
-    double.stop()
 
 
 def _trainer() -> PodResources:

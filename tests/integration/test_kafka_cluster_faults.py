@@ -18,6 +18,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -158,11 +160,21 @@ def _expect_all_sampled_stored_once(emit: Proc, members: Members, wait_s: float)
     _expect_exactly_once(members.finish(summary["sampled_rows"]), summary["sampled_rows"])
 
 
+@contextmanager
+def _group_under_load(env: dict[str, str], tmp_path: Path, group: str, *emit_args: str) -> Iterator[tuple[Members, Proc]]:
+    """Three ingest members of `group` and one `gpufleet emit` feeding them; all killed on the way out."""
+    members = Members(env, tmp_path, 3, group)
+    emit = gpufleet("emit", *EMIT, *emit_args, env=env, cwd=tmp_path)
+    try:
+        yield members, emit
+    finally:
+        members.kill()
+        emit.popen.kill()
+
+
 def test_leader_killed_mid_stream_and_restarted_20s_later(kafka3: KafkaCluster, tmp_path: Path) -> None:
     env = cli_env(kafka3)
-    members = Members(env, tmp_path, 3, "leader-kill")
-    emit = gpufleet("emit", *EMIT, "--duration", "45", env=env, cwd=tmp_path)
-    try:
+    with _group_under_load(env, tmp_path, "leader-kill", "--duration", "45") as (members, emit):
         assert _wait_until(members.storing, 120, 0.5), "the group never stored from all three members"
         leader = _leader(kafka3, topics.SAMPLES, 0)
         kafka3.node(leader).kill()
@@ -173,16 +185,11 @@ def test_leader_killed_mid_stream_and_restarted_20s_later(kafka3: KafkaCluster, 
         kafka3.node(leader).start()
         kafka3.wait_ready(120)
         _expect_all_sampled_stored_once(emit, members, 120)
-    finally:
-        members.kill()
-        emit.popen.kill()
 
 
 def test_rolling_restart_under_load(kafka3: KafkaCluster, tmp_path: Path) -> None:
     env = cli_env(kafka3)
-    members = Members(env, tmp_path, 3, "rolling")
-    emit = gpufleet("emit", *EMIT, "--duration", "300", env=env, cwd=tmp_path)
-    try:
+    with _group_under_load(env, tmp_path, "rolling", "--duration", "300") as (members, emit):
         assert _wait_until(members.storing, 120, 0.5), "the group never stored from all three members"
         for node in kafka3.nodes:
             node.stop()  # SIGTERM: controlled shutdown moves its leaderships first
@@ -192,17 +199,12 @@ def test_rolling_restart_under_load(kafka3: KafkaCluster, tmp_path: Path) -> Non
             assert _wait_until(lambda: _in_sync(kafka3), 120, 0.5), f"replicas not back in sync after node {node.node_id}"
         emit.popen.send_signal(signal.SIGTERM)  # emit flushes its buffer and prints its summary
         _expect_all_sampled_stored_once(emit, members, 60)
-    finally:
-        members.kill()
-        emit.popen.kill()
 
 
 def test_whole_cluster_stopped_60s_then_started(kafka3: KafkaCluster, tmp_path: Path) -> None:
     env = cli_env(kafka3)
-    members = Members(env, tmp_path, 3, "outage")
     # 80 messages/s for 60 s need ~4,800 slots; the buffer holds 2,000: the rest is dropped and counted.
-    emit = gpufleet("emit", *EMIT, "--duration", "600", "--buffer-messages", "2000", env=env, cwd=tmp_path)
-    try:
+    with _group_under_load(env, tmp_path, "outage", "--duration", "600", "--buffer-messages", "2000") as (members, emit):
         assert _wait_until(members.storing, 120, 0.5), "the group never stored from all three members"
         for node in kafka3.nodes:
             assert node.proc is not None
@@ -219,9 +221,6 @@ def test_whole_cluster_stopped_60s_then_started(kafka3: KafkaCluster, tmp_path: 
         assert summary["dropped_rows"] > 0 and summary["undelivered_messages"] == 0, summary
         expected = summary["sampled_rows"] - summary["dropped_rows"]
         keys = members.finish(expected)
-    finally:
-        members.kill()
-        emit.popen.kill()
     # A message the producer had sent when the brokers stopped, unacknowledged, then dropped
     # for the buffer bound may be in the log anyway: it is counted apart, and may be stored.
     assert len(keys) == len(set(keys)), f"rows stored twice: {len(keys) - len(set(keys))}"

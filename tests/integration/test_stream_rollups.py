@@ -16,13 +16,11 @@ import pytest
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.frame import GpuFrame
-from pipeline.ingest import Backoff, Ingest
-from pipeline.memory import MemoryBroker
 from storage.clickhouse import STREAM_ROLLUPS_VERSION, ClickHouseStore
 from storage.migrations import MIGRATIONS_TABLE, Ttls, available, hour_from_minute_sql, migrate
+from tests.support.retry_ingest import ingest_fixed_after_two_retries
 from tests.support.storage_fixtures import make_fleet, new_store
 
-FAST = Backoff(first_s=0.01, max_s=0.05)
 ROLLUP_TABLES = ("gpu_minute", "gpu_hour", "power_rack_1s", "power_hall_1s", "power_fleet_1s")
 _SAF = re.compile(r"^SimpleAggregateFunction\((\w+),")
 
@@ -162,20 +160,12 @@ def test_retry_after_raw_stored_and_a_rollup_failed_stores_every_level_once(chdb
     frame = GpuFrame.concat(frames)
     seen: list[tuple[int, ...]] = []
 
-    class Fixing(MemoryBroker):
-        def keepalive(self, timeout_s: float) -> None:  # called by ingest while it backs off
-            if ingest.stats.store_retries >= 2 and not seen:
-                assert self.backlog == 1, "nothing committed while a rollup is refused"
-                seen.append(counts(store))
-                store.command(fix)  # the operator fixes the store
-            time.sleep(0.005)
+    def operator_fixes_the_store() -> None:
+        seen.append(counts(store))
+        store.command(fix)
 
-    broker = Fixing()
-    ingest = Ingest(broker, store, FAST)
-    broker.publish_samples(frame)
-    delivery = ingest.step()
-    assert delivery is not None and broker.backlog == 0
-    assert ingest.stats.store_retries == 2 and ingest.stats.store_refused == 0 and ingest.stats.dead_letters == 0
+    ingest, delivery = ingest_fixed_after_two_retries(store, frame, operator_fixes_the_store)
+    assert ingest.stats.dead_letters == 0
     rows = len(frame)
     raw, minute, hour, *_, latest_rows = seen[0]
     assert (raw, minute, hour, latest_rows) == (rows, rows, rows, 0), "failed between the inserts"

@@ -15,15 +15,14 @@ import collectors.nvml.double as nvml
 from gpufleet.app.cli import main
 from gpufleet.contract.columns import GPM_COLUMNS
 from gpufleet.contract.schema import GpuEvent, GpuInventory, GpuProcesses, NodeSample
+from tests.support.nvml_frames import clear_double_env
 
 NVML = ["collect", "--source", "nvml", "--nvml-module", "collectors.nvml.double"]
 
 
 @pytest.fixture(autouse=True)
 def double_from_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    for name in ("FAIL_INIT", "XIDS", "RECOVERY", "MIG", "UNSUPPORTED", "GPUS", "SEED"):
-        monkeypatch.delenv(f"GPUFLEET_NVML_DOUBLE_{name}", raising=False)
-    nvml.reset_to_env()
+    clear_double_env(monkeypatch)
     yield monkeypatch
     nvml.reset()
 

@@ -14,26 +14,18 @@ import numpy as np
 import pytest
 
 import collectors.nvml.double as nvml
-from collectors.base import SourceConfig
 from collectors.nvml.source import NvmlSource
 from gpufleet.contract.columns import GPM_COLUMNS
 from gpufleet.contract.schema import GpuEvent
-from tests.support.nvml_frames import TS, tick, value
-
-DOUBLE = "collectors.nvml.double"
+from tests.support.nvml_frames import TS, opened_source, tick, value
 
 GPU_IS_LOST, UNKNOWN = 15, 999
 
 
 @pytest.fixture
 def opened() -> Iterator[tuple[NvmlSource, list[GpuEvent]]]:
-    nvml.reset(mig=[6])
-    events: list[GpuEvent] = []
-    source = NvmlSource(SourceConfig(kind="nvml", nvml_module=DOUBLE, interval_s=3600.0), event_wait_ms=20)
-    source.open(events.append)
-    yield source, events
-    source.close()
-    nvml.reset()
+    with opened_source([6]) as opened:
+        yield opened
 
 
 def test_every_tick_computes_gpm_between_its_sample_and_the_last(opened: tuple[NvmlSource, list[GpuEvent]]) -> None:

@@ -22,22 +22,16 @@ from gpufleet.contract.columns import GPM_COLUMNS
 from gpufleet.contract.schema import GpuEvent, GpuInstanceActivity, InstanceActivity
 from pipeline.kafka.decoder import decode_models
 from pipeline.memory import MemoryBroker
-from tests.support.nvml_frames import TS, tick, value
+from tests.support.nvml_frames import DOUBLE, TS, clear_double_env, opened_source, tick, value
 
-DOUBLE = "collectors.nvml.double"
 GPU_IS_LOST, UNKNOWN = 15, 999
 MIG_GPU = 2
 
 
 @pytest.fixture
 def opened() -> Iterator[tuple[NvmlSource, list[GpuEvent]]]:
-    nvml.reset(mig=[MIG_GPU])
-    events: list[GpuEvent] = []
-    source = NvmlSource(SourceConfig(kind="nvml", nvml_module=DOUBLE, interval_s=3600.0), event_wait_ms=20)
-    source.open(events.append)
-    yield source, events
-    source.close()
-    nvml.reset()
+    with opened_source([MIG_GPU]) as opened:
+        yield opened
 
 
 def instances(src: NvmlSource) -> dict[int, InstanceActivity]:
@@ -158,9 +152,7 @@ def test_the_message_refuses_a_duplicate_instance() -> None:
 
 @pytest.fixture
 def double_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    for name in ("FAIL_INIT", "XIDS", "RECOVERY", "MIG", "UNSUPPORTED", "GPUS", "SEED", "STALL"):
-        monkeypatch.delenv(f"GPUFLEET_NVML_DOUBLE_{name}", raising=False)
-    nvml.reset_to_env()
+    clear_double_env(monkeypatch)
     yield monkeypatch
     nvml.reset()
 
