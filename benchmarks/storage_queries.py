@@ -62,7 +62,7 @@ RAW: dict[str, str] = {
 def raw_stragglers() -> str:
     """The stragglers query with its per-GPU-minute step computed from raw rows."""
     text = queries.get("stragglers").text
-    start, end = text.index("per_gpu AS"), text.index("with_peers AS")
+    start, end = text.index("per_gpu AS"), text.index("racks AS")
     per_gpu = f"""per_gpu AS
 (
     SELECT toStartOfMinute(ts) AS minute, cluster, rack, node, gpu_index, uuid,

@@ -4,8 +4,10 @@
 -- One slow GPU holds back every GPU of a synchronous job. Rack peers stand in for job peers
 -- (jobs are not in the schema); utilization is shown beside the clock but not used to flag,
 -- since two jobs sharing a rack can differ in utilization legitimately. A whole rack slowed
--- by heat is not a straggler: see throttled_gpus. From the per-minute rollup; rack medians
--- are window functions over each minute's rack (no join), GPUs are grouped by uuid alone.
+-- by heat is not a straggler: see throttled_gpus. From the per-minute rollup; each minute's
+-- rack is one group holding its busy GPUs as an array beside their median, unrolled again
+-- per GPU (no sort of every GPU-minute, which the window-function version paid: 0.65 s at
+-- 512 GPUs x 24 h), and GPUs are grouped by uuid alone.
 -- Params: from_ms, to_ms (epoch ms), deviation (e.g. 0.1), min_minutes.
 -- Defaults: from_ms=now-1h, to_ms=now, deviation=0.1, min_minutes=5
 WITH
@@ -21,25 +23,24 @@ per_gpu AS
     GROUP BY minute, uuid
     HAVING util_pct >= 5
 ),
-with_peers AS
+racks AS
 (
-    SELECT *,
-        median(clock_mhz) OVER w AS rack_clock_mhz,
-        median(util_pct) OVER w AS rack_util_pct,
-        count() OVER w AS busy
+    SELECT minute, cluster, rack,
+        groupArray((uuid, node, gpu_index, clock_mhz, util_pct)) AS gpus,
+        median(clock_mhz) AS rack_clock_mhz, median(util_pct) AS rack_util_pct
     FROM per_gpu
-    WINDOW w AS (PARTITION BY minute, cluster, rack)
+    GROUP BY minute, cluster, rack
+    HAVING count() >= 4
 )
 SELECT
-    any(rack) AS rack, any(node) AS node, any(gpu_index) AS gpu_index, uuid,
-    countIf(clock_mhz < (1 - {deviation:Float64}) * rack_clock_mhz) AS slow_minutes,
+    any(rack) AS rack, any(g.2) AS node, any(g.3) AS gpu_index, g.1 AS uuid,
+    countIf(g.4 < (1 - {deviation:Float64}) * rack_clock_mhz) AS slow_minutes,
     count() AS busy_minutes,
-    round(avg(clock_mhz)) AS avg_sm_clock_mhz,
+    round(avg(g.4)) AS avg_sm_clock_mhz,
     round(avg(rack_clock_mhz)) AS rack_median_sm_clock_mhz,
-    round(avg(util_pct), 1) AS avg_util_pct,
+    round(avg(g.5), 1) AS avg_util_pct,
     round(avg(rack_util_pct), 1) AS rack_median_util_pct
-FROM with_peers
-WHERE busy >= 4
+FROM racks ARRAY JOIN gpus AS g
 GROUP BY uuid
 HAVING slow_minutes >= {min_minutes:UInt32}
 ORDER BY slow_minutes DESC, avg_sm_clock_mhz, node, gpu_index
