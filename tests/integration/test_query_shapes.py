@@ -25,7 +25,7 @@ from collectors.synthetic.scenario import load_scenario
 from dashboards.alerts import RULES
 from dashboards.config import AlertThresholds
 from dashboards.macros import TimeRange, expand
-from dashboards.sql import read_folder
+from dashboards.sql import alert_sql
 from gpufleet.contract.frame import GpuFrame
 from storage import queries
 from storage.clickhouse import ClickHouseStore
@@ -66,7 +66,9 @@ RAW_THROTTLED = f"""
            countIf(bitAnd(clocks_event_reasons, 0x04) != 0), countIf(bitAnd(clocks_event_reasons, 0x08) != 0),
            max(gpu_temp_c), min(sm_clock_mhz)
     FROM gpu_samples WHERE {RAW_MINUTES} GROUP BY uuid ORDER BY uuid"""
-RAW_ENERGY = f"SELECT sum(used) / 3.6e12, count() FROM (SELECT max(energy_mj) - min(energy_mj) AS used FROM gpu_samples WHERE {RAW_MINUTES} GROUP BY uuid)"
+RAW_ENERGY = f"""
+    SELECT sum(used) / 3.6e12, count()
+    FROM (SELECT max(energy_mj) - min(energy_mj) AS used FROM gpu_samples WHERE {RAW_MINUTES} GROUP BY uuid)"""
 RAW_STRAGGLERS = f"""
     WITH per_gpu AS
     (
@@ -93,7 +95,8 @@ def test_hour_and_minute_rollups_answer_like_raw_rows(hours_store: tuple[ClickHo
     store, start_ms, end_ms = hours_store
     window = {"from_ms": start_ms + 61_000, "to_ms": end_ms - 61_000}  # partial minutes and hours at both ends
     whole_hours = store.query(
-        "SELECT count() FROM gpu_hour WHERE hour >= toDateTime(intDiv({a:Int64}, 1000)) AND hour + 3600 <= toDateTime(intDiv({b:Int64}, 1000))",
+        "SELECT count() FROM gpu_hour"
+        " WHERE hour >= toDateTime(intDiv({a:Int64}, 1000)) AND hour + 3600 <= toDateTime(intDiv({b:Int64}, 1000))",
         {"a": window["from_ms"], "b": window["to_ms"]},
     ).rows[0][0]
     assert whole_hours >= HOURS_GPUS  # the queries below do read gpu_hour
@@ -116,7 +119,7 @@ def test_stragglers_equal_the_raw_statistic(stored: Stored) -> None:
     window = {"from_ms": stored.start_ms, "to_ms": stored.end_ms, "deviation": 0.1, "min_minutes": 1}
     found = named(stored.store, "stragglers", window)
     cols = ("uuid", "slow_minutes", "busy_minutes", "avg_sm_clock_mhz", "rack_median_sm_clock_mhz", "avg_util_pct")
-    got = sorted(tuple(r[c] for c in cols) + (r["rack_median_util_pct"],) for r in found)
+    got = sorted((*(r[c] for c in cols), r["rack_median_util_pct"]) for r in found)
     raw = [tuple(r) for r in stored.store.query(RAW_STRAGGLERS, window).rows]
     assert got and got == raw
 
@@ -148,7 +151,7 @@ def test_alert_rules_answer_the_same_through_the_projection(stored: Stored) -> N
             assert sorted(map(repr, store.query(sql).rows)) == without, rule.uid
 
 
-NEWEST = read_folder("dashboards.queries.alerts", "dashboards.queries.parts")["collector_silent"].text
+NEWEST = alert_sql("collector_silent").text
 RAW_NEWEST = """
     SELECT cluster, node, gpu_index, argMax(uuid, ts), max(ts) FROM gpu_samples WHERE $__timeFilter(ts)
     GROUP BY cluster, node, gpu_index ORDER BY cluster, node, gpu_index"""
@@ -157,7 +160,9 @@ RAW_NEWEST = """
 def test_newest_samples_from_the_latest_state_equal_raw_rows(stored: Stored) -> None:
     from storage.sqlfiles import resolve
 
-    part = resolve("SELECT * FROM (\n-- @include newest_samples\n) ORDER BY cluster, node, gpu_index", "test", "dashboards.queries.parts")
+    part = resolve(
+        "SELECT * FROM (\n-- @include newest_samples\n) ORDER BY cluster, node, gpu_index", "test", "dashboards.queries.parts"
+    )
     assert "newest_samples" in NEWEST
     for at, window_s in ((stored.end_ms, 300), (stored.start_ms + 90_000, 60), (stored.end_ms + 200_000, 300)):
         span = TimeRange.ending_at(at, window_s)

@@ -4,24 +4,23 @@
 -- One slow GPU holds back every GPU of a synchronous job. Rack peers stand in for job peers
 -- (jobs are not in the schema); utilization is shown beside the clock but not used to flag,
 -- since two jobs sharing a rack can differ in utilization legitimately. A whole rack slowed
--- by heat is not a straggler: see throttled_gpus. From the per-minute rollup; each minute's
--- rack is one group holding its busy GPUs as an array beside their median, unrolled again
--- per GPU (no sort of every GPU-minute, which the window-function version paid: 0.65 s at
--- 512 GPUs x 24 h), and GPUs are grouped by uuid alone.
+-- by heat is not a straggler: see throttled_gpus. From the per-minute rollup read with FINAL
+-- (its partial rows merged in key order as they stream, instead of a hash table of every
+-- GPU-minute); each minute's rack is one group holding its busy GPUs as an array beside their
+-- median, unrolled again per GPU (no sort of every GPU-minute, which the window-function
+-- version paid); GPUs are grouped by uuid alone.
 -- Params: from_ms, to_ms (epoch ms), deviation (e.g. 0.1), min_minutes.
 -- Defaults: from_ms=now-1h, to_ms=now, deviation=0.1, min_minutes=5
 WITH
 per_gpu AS
 (
-    SELECT
-        minute, any(cluster) AS cluster, any(rack) AS rack, any(node) AS node, any(gpu_index) AS gpu_index, uuid,
-        sum(sm_clock_mhz_sum) / nullIf(sum(sm_clock_mhz_count), 0) AS clock_mhz,
-        sum(util_gpu_pct_sum) / nullIf(sum(util_gpu_pct_count), 0) AS util_pct
-    FROM gpu_minute
+    SELECT minute, cluster, rack, node, gpu_index, uuid,
+        sm_clock_mhz_sum / nullIf(sm_clock_mhz_count, 0) AS clock_mhz,
+        util_gpu_pct_sum / nullIf(util_gpu_pct_count, 0) AS util_pct
+    FROM gpu_minute FINAL
     WHERE minute BETWEEN toStartOfMinute(toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC'))
                      AND toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
-    GROUP BY minute, uuid
-    HAVING util_pct >= 5
+      AND util_pct >= 5
 ),
 racks AS
 (
