@@ -86,7 +86,15 @@ def one_size(gpus: int, hours: int, raw_minutes: int, repeats: int, rev: str, fa
     t = time.perf_counter()
     store, raw_rows, end_s = generated_store("alerts", gpus, hours, raw_minutes)
     readings = fill_facility(store, end_s, facility_hours * 3600)
-    for table in ("gpu_samples", "gpu_minute", "gpu_hour", "power_fleet_1s", "power_rack_1s", "facility_readings"):
+    for table in (
+        "gpu_samples",
+        "gpu_minute",
+        "gpu_hour",
+        "power_fleet_1s",
+        "power_rack_1s",
+        "facility_readings",
+        "gpu_latest_state",
+    ):
         store.command(f"OPTIMIZE TABLE {table} FINAL")
     fill_s = time.perf_counter() - t
     at_ms, thresholds = end_s * 1000, AlertThresholds()
