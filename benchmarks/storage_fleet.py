@@ -86,3 +86,21 @@ def filled_store(prefix: str, gpus: int, hours: float, schema: str = "v2") -> tu
     t = time.perf_counter()
     rows, insert_s = fill(store, gpus, int(hours * 3600))
     return store, rows, insert_s, time.perf_counter() - t
+
+
+def generated_store(prefix: str, gpus: int, hours: int, raw_minutes: int) -> tuple[ClickHouseStore, int, int]:
+    """`open_store(prefix)`, schema v2, `hours` of `gpus` GPUs ending at a whole minute: the
+    last `raw_minutes` real (the synthetic fleet through `insert_samples`, views attached), the
+    hours before generated into gpu_minute (gpu_hour through its view) and power_fleet_1s by
+    SQL, as `bench_report.py` fills them. (store, raw rows, end of the window in epoch s)."""
+    from bench_report import _gpus, fill_gpu_minute, fill_raw, fill_small_rollups  # it imports this module
+
+    store = open_store(prefix)
+    migrate(store)
+    end_s = int(time.time()) // 60 * 60
+    start_s, raw_s = end_s - hours * 3600, raw_minutes * 60
+    fleet = SyntheticFleet(gpus, 1, load_scenario("default"), (end_s - raw_s) * 1000, 1.0, float(raw_s))
+    _gpus(store, fleet)
+    fill_gpu_minute(store, start_s, hours * 60 - raw_minutes)
+    fill_small_rollups(store, start_s, hours * 3600 - raw_s, gpus)
+    return store, fill_raw(store, fleet, raw_s), end_s

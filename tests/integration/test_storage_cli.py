@@ -48,9 +48,12 @@ def test_cluster_ddl_is_replicated_distributed_by_node_and_parses(store: ClickHo
     chained = [v for v in views if "TO gpu_hour_local" in v or "TO power_fleet_1s_local" in v]
     assert any("FROM gpu_minute_local" in v for v in chained) and any("FROM power_hall_1s_local" in v for v in chained)
     assert "DROP VIEW IF EXISTS gpu_hour_mv ON CLUSTER 'gpu_fleet'" in statements
-    minute_alters = [s for s in statements if s.startswith("ALTER TABLE gpu_minute")]
+    minute_alters = [s for s in statements if s.startswith("ALTER TABLE gpu_minute") and "ADD COLUMN" in s]
     # 011 and 012 each: the local table, then its Distributed table (without codecs)
     assert len(minute_alters) == 4 and "CODEC" not in minute_alters[1] and "CODEC" not in minute_alters[3]
+    # 015's projection (and the setting it needs) belongs to the local tables only
+    shapes = [s for s in statements if "PROJECTION" in s or "deduplicate_merge_projection_mode" in s]
+    assert len(shapes) == 3 and all(s.startswith("ALTER TABLE gpu_minute_local ON CLUSTER 'gpu_fleet'") for s in shapes)
     assert not any(s.startswith("INSERT") for s in statements)  # no backfill on a new cluster
 
 

@@ -1,5 +1,6 @@
 -- GPUs in a reporting node's inventory that sent nothing in the last node_stale_s seconds
 -- (relative to the cluster's newest sample). Silent nodes are left to collector_silent.
+-- Newest samples from the latest-state table (part newest_samples), not from raw rows.
 SELECT e.cluster AS cluster, e.node AS node, toInt64(e.expected) - toInt64(r.reporting) AS value
 FROM
 (
@@ -7,12 +8,14 @@ FROM
 ) AS e
 INNER JOIN
 (
-    SELECT cluster, node, countIf(last_ts >= newest - toIntervalSecond({{node_stale_s}})) AS reporting
+    SELECT cluster, node, countIf(gpu_last_ts >= newest - toIntervalSecond({{node_stale_s}})) AS reporting
     FROM
     (
-        SELECT cluster, node, uuid, max(ts) AS last_ts, max(max(ts)) OVER (PARTITION BY cluster) AS newest
-        FROM gpu_samples
-        WHERE $__timeFilter(ts)
+        SELECT cluster, node, uuid, max(last_ts) AS gpu_last_ts, max(max(last_ts)) OVER (PARTITION BY cluster) AS newest
+        FROM
+        (
+            -- @include newest_samples
+        )
         GROUP BY cluster, node, uuid
     )
     GROUP BY cluster, node

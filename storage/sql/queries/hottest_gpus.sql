@@ -1,6 +1,6 @@
 -- The hottest GPUs in the window by peak core temperature, with HBM peak, average core
--- temperature and the clocks-event reasons seen (bitmask OR), from the per-minute rollup,
--- in one pass. (A p99 column would take quantiles over every GPU's samples in the window,
+-- temperature and the clocks-event reasons seen (bitmask OR), in one pass over the window's
+-- whole hours from gpu_hour and its partial hours from gpu_minute (24x fewer rows over 24 h). (A p99 column would take quantiles over every GPU's samples in the window,
 -- ~3x the cost over 24 h, measured; gpu_minute.gpu_temp_c_values has it for a chosen GPU.) GPUs are
 -- grouped by uuid alone: a GPU's rack and node do not change within a window, and one key
 -- hashes ~2x faster than four.
@@ -12,9 +12,10 @@ SELECT
     max(mem_temp_c_max) AS peak_mem_temp_c,
     round(sum(gpu_temp_c_sum) / nullIf(sum(gpu_temp_c_count), 0), 1) AS avg_gpu_temp_c,
     groupBitOr(reasons_seen) AS reasons_seen
-FROM gpu_minute
-WHERE minute BETWEEN toStartOfMinute(toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC'))
-                 AND toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
+FROM
+(
+    -- @include gpu_rollup_window(rack, node, gpu_index, uuid, gpu_temp_c_max, mem_temp_c_max, gpu_temp_c_sum, gpu_temp_c_count, reasons_seen)
+)
 GROUP BY uuid
 ORDER BY peak_gpu_temp_c DESC, peak_mem_temp_c DESC, node, gpu_index
 LIMIT {limit:UInt32}

@@ -1,0 +1,171 @@
+"""Issue 17's query shapes give the answers of the sources they replaced.
+
+- the named queries that now read whole hours from gpu_hour (hottest, throttled, energy)
+  equal the same figures computed from raw rows, over a window with whole hours in it;
+- `stragglers` (rack medians per minute from arrays, no sort) equals the same statistic
+  computed from raw rows;
+- every alert rule reading gpu_minute answers the same with and without the projection
+  `gpu_minute_by_time` (015), and the engine does use it for them;
+- the newest-sample part the collector-silent, GPUs-missing and ingest-lag rules read
+  (gpu_latest_state, raw rows only for GPUs whose latest state is past the window) equals
+  raw `max(ts)` per GPU, at the end of the data and in the past.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collectors.synthetic.fleet import SyntheticFleet
+from collectors.synthetic.scenario import load_scenario
+from dashboards.alerts import RULES
+from dashboards.config import AlertThresholds
+from dashboards.macros import TimeRange, expand
+from dashboards.sql import alert_sql
+from gpufleet.contract.frame import GpuFrame
+from storage import queries
+from storage.clickhouse import ClickHouseStore
+from storage.migrations import migrate
+from tests.support.storage_fixtures import Stored, new_store, stored
+
+__all__ = ["stored"]  # the fixture, used by name
+
+HOURS_GPUS, HOURS_S = 16, 2 * 3600 + 600  # 2 h 10 min: at least one whole clock hour, with partial hours around it
+
+
+@pytest.fixture(scope="module")
+def hours_store(chdb_path: Path) -> Iterator[tuple[ClickHouseStore, int, int]]:
+    store = new_store(chdb_path)
+    migrate(store)
+    start_ms = (int(time.time()) - HOURS_S) * 1000
+    fleet = SyntheticFleet(HOURS_GPUS, 3, load_scenario("default"), start_ms, 1.0, float(HOURS_S))
+    for batch in range(0, HOURS_S, 300):
+        frames = [fleet.tick()[0] for _ in range(min(300, HOURS_S - batch))]
+        store.insert_samples(GpuFrame.concat(frames), f"hours-{batch}")
+    yield store, start_ms, start_ms + (HOURS_S - 1) * 1000
+    store.close()
+
+
+RAW_WINDOW = "ts BETWEEN fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC') AND fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')"
+# The raw-row answers, written independently of the rollups; windows widened to whole minutes
+# as the rollups are (their minute buckets contain the window's first and last second).
+RAW_MINUTES = (
+    "ts >= toStartOfMinute(toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC'))"
+    " AND ts < toStartOfMinute(toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')) + 60"
+)
+RAW_HOTTEST = f"""
+    SELECT uuid, max(gpu_temp_c), max(mem_temp_c), round(avg(gpu_temp_c), 1), groupBitOr(clocks_event_reasons)
+    FROM gpu_samples WHERE {RAW_MINUTES} GROUP BY uuid
+    ORDER BY max(gpu_temp_c) DESC, max(mem_temp_c) DESC, any(node), any(gpu_index) LIMIT {{limit:UInt32}}"""
+RAW_THROTTLED = f"""
+    SELECT uuid, countIf(bitAnd(clocks_event_reasons, 0x60) != 0), countIf(bitAnd(clocks_event_reasons, 0x80) != 0),
+           countIf(bitAnd(clocks_event_reasons, 0x04) != 0), countIf(bitAnd(clocks_event_reasons, 0x08) != 0),
+           max(gpu_temp_c), min(sm_clock_mhz)
+    FROM gpu_samples WHERE {RAW_MINUTES} GROUP BY uuid ORDER BY uuid"""
+RAW_ENERGY = f"""
+    SELECT sum(used) / 3.6e12, count()
+    FROM (SELECT max(energy_mj) - min(energy_mj) AS used FROM gpu_samples WHERE {RAW_MINUTES} GROUP BY uuid)"""
+RAW_STRAGGLERS = f"""
+    WITH per_gpu AS
+    (
+        SELECT toStartOfMinute(ts) AS minute, cluster, rack, uuid, avg(sm_clock_mhz) AS clock, avg(util_gpu_pct) AS util
+        FROM gpu_samples WHERE {RAW_MINUTES} GROUP BY minute, cluster, rack, uuid HAVING util >= 5
+    ),
+    peers AS
+    (
+        SELECT minute, cluster, rack, median(clock) AS rack_clock, median(util) AS rack_util, count() AS busy
+        FROM per_gpu GROUP BY minute, cluster, rack
+    )
+    SELECT uuid, countIf(clock < (1 - {{deviation:Float64}}) * rack_clock) AS slow, count(), round(avg(clock)),
+           round(avg(rack_clock)), round(avg(util), 1), round(avg(rack_util), 1)
+    FROM per_gpu AS g INNER JOIN peers AS p USING (minute, cluster, rack)
+    WHERE busy >= 4 GROUP BY uuid HAVING slow >= {{min_minutes:UInt32}} ORDER BY uuid"""
+
+
+def named(store: ClickHouseStore, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    result = queries.run(store, name, params)
+    return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+
+
+def test_hour_and_minute_rollups_answer_like_raw_rows(hours_store: tuple[ClickHouseStore, int, int]) -> None:
+    store, start_ms, end_ms = hours_store
+    window = {"from_ms": start_ms + 61_000, "to_ms": end_ms - 61_000}  # partial minutes and hours at both ends
+    whole_hours = store.query(
+        "SELECT count() FROM gpu_hour"
+        " WHERE hour >= toDateTime(intDiv({a:Int64}, 1000)) AND hour + 3600 <= toDateTime(intDiv({b:Int64}, 1000))",
+        {"a": window["from_ms"], "b": window["to_ms"]},
+    ).rows[0][0]
+    assert whole_hours >= HOURS_GPUS  # the queries below do read gpu_hour
+
+    hottest = named(store, "hottest_gpus", {**window, "limit": HOURS_GPUS})
+    raw = store.query(RAW_HOTTEST, {**window, "limit": HOURS_GPUS}).rows
+    got = [(r["uuid"], r["peak_gpu_temp_c"], r["peak_mem_temp_c"], r["avg_gpu_temp_c"], r["reasons_seen"]) for r in hottest]
+    assert got == [tuple(r) for r in raw] and len(got) == HOURS_GPUS
+
+    throttled = named(store, "throttled_gpus", {**window, "min_s": 0, "limit": 1000})
+    cols = ("uuid", "thermal_s", "power_brake_s", "power_cap_s", "hw_slowdown_s", "peak_gpu_temp_c", "lowest_sm_clock_mhz")
+    assert sorted(tuple(r[c] for c in cols) for r in throttled) == [tuple(r) for r in store.query(RAW_THROTTLED, window).rows]
+
+    energy = named(store, "energy", window)[0]
+    mwh, gpus = store.query(RAW_ENERGY, window).rows[0]
+    assert energy["gpus"] == gpus == HOURS_GPUS and energy["energy_megawatt_hours"] == pytest.approx(mwh, rel=1e-12)
+
+
+def test_stragglers_equal_the_raw_statistic(stored: Stored) -> None:
+    window = {"from_ms": stored.start_ms, "to_ms": stored.end_ms, "deviation": 0.1, "min_minutes": 1}
+    found = named(stored.store, "stragglers", window)
+    cols = ("uuid", "slow_minutes", "busy_minutes", "avg_sm_clock_mhz", "rack_median_sm_clock_mhz", "avg_util_pct")
+    got = sorted((*(r[c] for c in cols), r["rack_median_util_pct"]) for r in found)
+    raw = [tuple(r) for r in stored.store.query(RAW_STRAGGLERS, window).rows]
+    assert got and got == raw
+
+
+class _Settings:
+    """A store whose queries run with extra settings (what `evaluate` calls is `query(sql)`)."""
+
+    def __init__(self, store: ClickHouseStore, **settings: Any) -> None:
+        self.store, self.settings = store, settings
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+        return self.store.query(sql, parameters, settings=self.settings)
+
+
+def _reads_gpu_minute(sql: str) -> bool:
+    return "FROM gpu_minute" in sql
+
+
+def test_alert_rules_answer_the_same_through_the_projection(stored: Stored) -> None:
+    thresholds, store = AlertThresholds(), stored.store
+    plain, forced = _Settings(store, optimize_use_projections=0), _Settings(store, force_optimize_projection=1)
+    minute_rules = [r for r in RULES if _reads_gpu_minute(r.sql(thresholds))]
+    assert len(minute_rules) >= 10
+    for at in (stored.start_ms + 150_000, stored.end_ms):
+        for rule in minute_rules:
+            sql = expand(rule.sql(thresholds), TimeRange.ending_at(at, rule.window_s))
+            without = sorted(map(repr, plain.query(sql).rows))
+            assert sorted(map(repr, forced.query(sql).rows)) == without, rule.uid  # refused if no projection is used
+            assert sorted(map(repr, store.query(sql).rows)) == without, rule.uid
+
+
+NEWEST = alert_sql("collector_silent").text
+RAW_NEWEST = """
+    SELECT cluster, node, gpu_index, argMax(uuid, ts), max(ts) FROM gpu_samples WHERE $__timeFilter(ts)
+    GROUP BY cluster, node, gpu_index ORDER BY cluster, node, gpu_index"""
+
+
+def test_newest_samples_from_the_latest_state_equal_raw_rows(stored: Stored) -> None:
+    from storage.sqlfiles import resolve
+
+    part = resolve(
+        "SELECT * FROM (\n-- @include newest_samples\n) ORDER BY cluster, node, gpu_index", "test", "dashboards.queries.parts"
+    )
+    assert "newest_samples" in NEWEST
+    for at, window_s in ((stored.end_ms, 300), (stored.start_ms + 90_000, 60), (stored.end_ms + 200_000, 300)):
+        span = TimeRange.ending_at(at, window_s)
+        got = stored.store.query(expand(part, span)).rows
+        assert got == stored.store.query(expand(RAW_NEWEST, span)).rows
+        assert got or at > stored.end_ms + 100_000
