@@ -90,8 +90,8 @@ def filled_store(prefix: str, gpus: int, hours: float, schema: str = "v2") -> tu
 
 def generated_store(prefix: str, gpus: int, hours: int, raw_minutes: int) -> tuple[ClickHouseStore, int, int]:
     """`open_store(prefix)`, schema v2, `hours` of `gpus` GPUs ending at a whole minute: the
-    last `raw_minutes` real (the synthetic fleet through `insert_samples`, views attached), the
-    hours before generated into gpu_minute (gpu_hour through its view) and power_fleet_1s by
+    last `raw_minutes` real (the synthetic fleet through `insert_samples`, every rollup filled), the
+    hours before generated into gpu_minute (gpu_hour from it by `hour_from_minute_sql`) and power_fleet_1s by
     SQL, as `bench_report.py` fills them. (store, raw rows, end of the window in epoch s)."""
     from bench_report import _gpus, fill_gpu_minute, fill_raw, fill_small_rollups  # it imports this module
 

@@ -10,8 +10,8 @@ stored window. Prints the median latency of each, the speed-up, and whether the 
 
 With `--raw-minutes N` (for fleets whose day of raw rows does not fit here: 10,000 GPUs x
 24 h is 864 M rows), only the last N minutes are real (the synthetic fleet through
-`insert_samples`, so the views fill every rollup); the hours before are generated straight
-into the rollups by SQL as `bench_report.py` does (gpu_minute, gpu_hour through its view,
+`insert_samples`, which fills every rollup); the hours before are generated straight
+into the rollups by SQL as `bench_report.py` does (gpu_minute, gpu_hour rolled up from it by `hour_from_minute_sql`,
 power_fleet_1s). The named query is timed over the whole `--hours` window, and both it and
 the raw query over the N real minutes (where "same answer" is checked); the raw time for
 `--hours` is estimated as the raw-window time x (hours x 60 / N), a raw query being one scan
