@@ -94,12 +94,15 @@ def named(store: ClickHouseStore, name: str, params: dict[str, Any]) -> list[dic
 def test_hour_and_minute_rollups_answer_like_raw_rows(hours_store: tuple[ClickHouseStore, int, int]) -> None:
     store, start_ms, end_ms = hours_store
     window = {"from_ms": start_ms + 61_000, "to_ms": end_ms - 61_000}  # partial minutes and hours at both ends
-    whole_hours = store.query(
-        "SELECT count() FROM gpu_hour"
+    whole_gpu_hours = store.query(
+        "SELECT uniqExact(uuid, hour) FROM gpu_hour"
         " WHERE hour >= toDateTime(intDiv({a:Int64}, 1000)) AND hour + 3600 <= toDateTime(intDiv({b:Int64}, 1000))",
         {"a": window["from_ms"], "b": window["to_ms"]},
     ).rows[0][0]
-    assert whole_hours >= HOURS_GPUS  # the queries below do read gpu_hour
+    # The queries below do read gpu_hour. Not every GPU need have a whole hour: the scenario
+    # loses a GPU 30 % into the run, and where the clock hour falls in the data depends on the
+    # time the test runs (CI saw 15 of 16 GPUs in it).
+    assert whole_gpu_hours >= HOURS_GPUS - 1
 
     hottest = named(store, "hottest_gpus", {**window, "limit": HOURS_GPUS})
     raw = store.query(RAW_HOTTEST, {**window, "limit": HOURS_GPUS}).rows
