@@ -94,34 +94,19 @@ def raw_gpm_calls(gpus: list[GpuState]) -> Callable[[], None]:
     return run
 
 
-def without_gpm(source: NvmlSource, sample: Callable[[], Any]) -> Callable[[], Any]:
-    """`sample()` with every GPU's GPM switched off for the call (as on a pre-Hopper GPU)."""
+def without(source: NvmlSource, sample: Callable[[], Any], attribute: str, off: Any) -> Callable[[], Any]:
+    """`sample()` with every GPU's `attribute` set to `off` for the call: `gpm`/None is a
+    pre-Hopper GPU, `instances`/[] whole-GPU GPM only (no MIG instances)."""
 
     def run() -> Any:
-        saved = [g.gpm for g in source.gpus]
+        saved = [getattr(g, attribute) for g in source.gpus]
         for g in source.gpus:
-            g.gpm = None
+            setattr(g, attribute, off)
         try:
             return sample()
         finally:
             for g, state in zip(source.gpus, saved, strict=True):
-                g.gpm = state
-
-    return run
-
-
-def without_instances(source: NvmlSource, sample: Callable[[], Any]) -> Callable[[], Any]:
-    """`sample()` with every GPU's MIG instances left out for the call (whole-GPU GPM only)."""
-
-    def run() -> Any:
-        saved = [g.instances for g in source.gpus]
-        for g in source.gpus:
-            g.instances = []
-        try:
-            return sample()
-        finally:
-            for g, instances in zip(source.gpus, saved, strict=True):
-                g.instances = instances
+                setattr(g, attribute, state)
 
     return run
 
@@ -165,7 +150,7 @@ def bench_mig(n_gpus: int, ticks: int, repeats: int) -> None:
         chunk = max(1, ticks // repeats)
         best = per_tick_us(
             {
-                "no_instances": (without_instances(source, sample), chunk),
+                "no_instances": (without(source, sample, "instances", []), chunk),
                 "sample": (sample, chunk),
                 "raw": (raw_mig_calls(source.gpus), chunk),
                 "message": (lambda: source.instance_activity(ts[0]), chunk),
@@ -212,7 +197,7 @@ def main() -> None:
                 "build": (lambda: node_samples_from_frame(frame), chunk),
                 "encode": (message.model_dump_json, chunk),
                 "slow": (refresher.refresh, max(1, chunk // 10)),
-                "no_gpm": (without_gpm(source, sample), chunk),
+                "no_gpm": (without(source, sample, "gpm", None), chunk),
                 "gpm_raw": (raw_gpm_calls(source.gpus), chunk),
             },
             args.repeats,

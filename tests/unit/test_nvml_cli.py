@@ -7,28 +7,21 @@ process would be (`reset_to_env` makes the in-process double re-read them).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
-import collectors.nvml.double as nvml
 from gpufleet.app.cli import main
 from gpufleet.contract.columns import GPM_COLUMNS
 from gpufleet.contract.schema import GpuEvent, GpuInventory, GpuProcesses, NodeSample
-from tests.support.nvml_frames import clear_double_env
 
 NVML = ["collect", "--source", "nvml", "--nvml-module", "collectors.nvml.double"]
 
 
-@pytest.fixture(autouse=True)
-def double_from_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    clear_double_env(monkeypatch)
-    yield monkeypatch
-    nvml.reset()
+pytestmark = pytest.mark.usefixtures("double_env")  # every test starts from the double's defaults
 
 
-def test_once_prints_one_node_sample(capsys: pytest.CaptureFixture[str], double_from_env: pytest.MonkeyPatch) -> None:
-    double_from_env.setenv("GPUFLEET_NVML_DOUBLE_UNSUPPORTED", "*:82,3:nvmlDeviceGetPerformanceState")
+def test_once_prints_one_node_sample(capsys: pytest.CaptureFixture[str], double_env: pytest.MonkeyPatch) -> None:
+    double_env.setenv("GPUFLEET_NVML_DOUBLE_UNSUPPORTED", "*:82,3:nvmlDeviceGetPerformanceState")
     assert main([*NVML, "--once", "--rack", "rack-0042", "--node", "node-00310"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2
@@ -49,8 +42,8 @@ def test_once_prints_one_node_sample(capsys: pytest.CaptureFixture[str], double_
     assert all(p.pid > 0 and p.used_mem_mib and p.gpu_instance_id is None for p in processes.processes)
 
 
-def test_once_without_gpm_prints_null_activity(capsys: pytest.CaptureFixture[str], double_from_env: pytest.MonkeyPatch) -> None:
-    double_from_env.setenv("GPUFLEET_NVML_DOUBLE_UNSUPPORTED", "1:nvmlGpmQueryDeviceSupport,2:gpm:7,*:230")
+def test_once_without_gpm_prints_null_activity(capsys: pytest.CaptureFixture[str], double_env: pytest.MonkeyPatch) -> None:
+    double_env.setenv("GPUFLEET_NVML_DOUBLE_UNSUPPORTED", "1:nvmlGpmQueryDeviceSupport,2:gpm:7,*:230")
     assert main([*NVML, "--once"]) == 0
     raw = json.loads(capsys.readouterr().out.splitlines()[0])["gpus"]
     assert all(raw[1][c] is None for c in GPM_COLUMNS)  # no GPM on this GPU: null, never 0
@@ -58,8 +51,8 @@ def test_once_without_gpm_prints_null_activity(capsys: pytest.CaptureFixture[str
     assert all(g["recovery_action"] is None for g in raw)  # a driver before r570
 
 
-def test_inventory_prints_the_gpus(capsys: pytest.CaptureFixture[str], double_from_env: pytest.MonkeyPatch) -> None:
-    double_from_env.setenv("GPUFLEET_NVML_DOUBLE_MIG", "2")
+def test_inventory_prints_the_gpus(capsys: pytest.CaptureFixture[str], double_env: pytest.MonkeyPatch) -> None:
+    double_env.setenv("GPUFLEET_NVML_DOUBLE_MIG", "2")
     assert main([*NVML, "--inventory"]) == 0
     inventory = [GpuInventory.model_validate(i) for i in json.loads(capsys.readouterr().out)]
     assert [i.gpu_index for i in inventory] == list(range(8))
@@ -68,8 +61,8 @@ def test_inventory_prints_the_gpus(capsys: pytest.CaptureFixture[str], double_fr
     assert all(i.temp_slowdown_c == 89 and i.power_limit_max_mw == 700_000 for i in inventory)
 
 
-def test_events_for_prints_xids_as_json_lines(capsys: pytest.CaptureFixture[str], double_from_env: pytest.MonkeyPatch) -> None:
-    double_from_env.setenv("GPUFLEET_NVML_DOUBLE_XIDS", "3:48,5:79")
+def test_events_for_prints_xids_as_json_lines(capsys: pytest.CaptureFixture[str], double_env: pytest.MonkeyPatch) -> None:
+    double_env.setenv("GPUFLEET_NVML_DOUBLE_XIDS", "3:48,5:79")
     assert main([*NVML, "--events-for", "0.5", "--interval", "0.5"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
     events = [GpuEvent.model_validate_json(line) for line in lines]
@@ -79,9 +72,9 @@ def test_events_for_prints_xids_as_json_lines(capsys: pytest.CaptureFixture[str]
 
 
 def test_events_for_prints_recovery_actions_with_the_uuid(
-    capsys: pytest.CaptureFixture[str], double_from_env: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], double_env: pytest.MonkeyPatch
 ) -> None:
-    double_from_env.setenv("GPUFLEET_NVML_DOUBLE_RECOVERY", "4:4")
+    double_env.setenv("GPUFLEET_NVML_DOUBLE_RECOVERY", "4:4")
     assert main([*NVML, "--events-for", "0.5", "--interval", "0.5"]) == 0
     events = [GpuEvent.model_validate_json(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
     [recovery] = [e for e in events if e.kind == "recovery_action"]  # the event and the field read: one change
@@ -90,10 +83,8 @@ def test_events_for_prints_recovery_actions_with_the_uuid(
     assert "DRAIN_AND_RESET" in recovery.detail and "drain" in recovery.detail
 
 
-def test_nvml_unavailable_exits_2_with_the_reason(
-    capsys: pytest.CaptureFixture[str], double_from_env: pytest.MonkeyPatch
-) -> None:
-    double_from_env.setenv("GPUFLEET_NVML_DOUBLE_FAIL_INIT", "DRIVER_NOT_LOADED")
+def test_nvml_unavailable_exits_2_with_the_reason(capsys: pytest.CaptureFixture[str], double_env: pytest.MonkeyPatch) -> None:
+    double_env.setenv("GPUFLEET_NVML_DOUBLE_FAIL_INIT", "DRIVER_NOT_LOADED")
     assert main([*NVML, "--once"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""

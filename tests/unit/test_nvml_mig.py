@@ -22,7 +22,7 @@ from gpufleet.contract.columns import GPM_COLUMNS
 from gpufleet.contract.schema import GpuEvent, GpuInstanceActivity, InstanceActivity
 from pipeline.kafka.decoder import decode_models
 from pipeline.memory import MemoryBroker
-from tests.support.nvml_frames import DOUBLE, TS, clear_double_env, opened_source, tick, value
+from tests.support.nvml_frames import DOUBLE, TS, opened_source, tick, value
 
 GPU_IS_LOST, UNKNOWN = 15, 999
 MIG_GPU = 2
@@ -148,13 +148,6 @@ def test_the_message_refuses_a_duplicate_instance() -> None:
         GpuInstanceActivity.model_validate({**labels, "ts_ms": 1, "instances": [one, one]})
     with pytest.raises(ValueError, match="at least 1"):
         GpuInstanceActivity.model_validate({**labels, "ts_ms": 1, "instances": []})
-
-
-@pytest.fixture
-def double_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    clear_double_env(monkeypatch)
-    yield monkeypatch
-    nvml.reset()
 
 
 def test_collect_once_prints_per_instance_activity(capsys: pytest.CaptureFixture[str], double_env: pytest.MonkeyPatch) -> None:
