@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit clean services
+.PHONY: demo test lint typecheck unit clean services bench-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ $(VENV)/collector-resolution.json: pyproject.toml | $(BIN)/python
 ## services the tests start themselves need their binaries (Mosquitto from Debian)
 services:
 	@bash scripts/install-test-services
+
+## what benchmarks/ compares against and the tests do not need (VictoriaMetrics from Debian)
+bench-tools:
+	@bash scripts/install-bench-tools
 
 ## make test: set up with test dependencies, lint, type-check, run the whole suite
 test: $(VENV)/.installed-test $(VENV)/collector-resolution.json services

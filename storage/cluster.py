@@ -18,7 +18,9 @@ The migration files are written for one server. For a cluster each statement is 
   retried block reaches the shard that holds its first copy and is deduplicated there:
   node where the table has it, rack for power_rack_1s (a random key would store a retry on
   another shard, twice). 014 re-creates power_rack_1s's Distributed table, made with rand()
-  before, with its key;
+  before, with its key; 019 does the same for facility_readings (by rack) and dead_letters
+  (by what was refused: its node may be NULL), and for the view-filled hall, fleet and
+  facility-minute tables, the last ones that had rand(); a table without a key is refused;
 - backfills and refills (the INSERT ... SELECT in 011) are not rendered: a new cluster has no
   rows to fill. A cluster that already holds rows would run 011's refill by hand through the
   Distributed tables (docs/storage.md).
@@ -37,9 +39,22 @@ from storage.migrations import MIGRATIONS_TABLE, Migration, Ttls, available, loa
 REFERENCE_TABLES = frozenset({"xid_catalog", MIGRATIONS_TABLE})
 SHARDED_BY_NODE = "cityHash64(node)"
 # Distributed tables without a node column that are inserted into by the writer: their key
-SHARDING_KEYS = {"power_rack_1s": "cityHash64(rack)"}
+SHARDING_KEYS = {
+    "power_rack_1s": "cityHash64(rack)",
+    "facility_readings": "cityHash64(site, hall, rack)",
+    # a dead letter's node is Nullable (a message too broken to name one): the refused bytes decide
+    "dead_letters": "cityHash64(source, payload)",
+    # filled per shard by views over the local source, never inserted through Distributed; a key
+    # from the row all the same, so that no Distributed table can store a retry twice
+    "facility_minute": "cityHash64(site, hall, rack)",
+    "power_hall_1s": "cityHash64(hall)",
+    "power_fleet_1s": "cityHash64(cluster)",
+}
 # migration version -> tables whose Distributed table it re-creates with SHARDING_KEYS' key
-RESHARDED = {14: ("power_rack_1s",)}
+RESHARDED = {
+    14: ("power_rack_1s",),
+    19: ("facility_readings", "dead_letters", "facility_minute", "power_hall_1s", "power_fleet_1s"),
+}
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\s*\(", re.S)
 _ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(?:\(([^)]*)\))?")
 _CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)\s+TO (\w+) AS", re.S)
@@ -119,7 +134,8 @@ class ClusterDdl:
         elif re.search(r"^\s*node LowCardinality\(String\)", statement, re.M):
             key = SHARDED_BY_NODE
         else:
-            key = "rand()"  # dead_letters' node is Nullable and may be NULL: those spread at random
+            # a random key would send a retried block to another shard, stored twice there
+            raise ValueError(f"no sharding key for Distributed table {name}: add it to SHARDING_KEYS")
         return f"ENGINE = Distributed('{self.cluster}', currentDatabase(), {name}_local, {key})"
 
     def reshard(self, name: str, statement: str) -> str:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from storage.clickhouse import INGEST_TABLES, STREAM_ROLLUPS
-from storage.cluster import render
+from storage.cluster import ClusterDdl, render
 from storage.migrations import available
 
 
@@ -42,3 +44,28 @@ def test_migration_014_reshards_the_rack_rollup_and_drops_the_raw_views() -> Non
     [reshard] = [s for s in statements if s.startswith("CREATE OR REPLACE TABLE")]
     assert reshard.startswith("CREATE OR REPLACE TABLE power_rack_1s ON CLUSTER 'fleet' AS power_rack_1s_local")
     assert reshard.endswith("Distributed('fleet', currentDatabase(), power_rack_1s_local, cityHash64(rack))")
+
+
+def test_no_distributed_table_is_sharded_at_random() -> None:
+    """A random key sends a retried block to another shard than its first copy: stored twice."""
+    keys = distributed_keys()
+    assert {"gpu_samples", "facility_readings", "dead_letters"} <= set(keys)
+    assert [table for table, key in keys.items() if "rand()" in key] == []
+    assert keys["facility_readings"] == "cityHash64(site, hall, rack)"
+    assert keys["dead_letters"] == "cityHash64(source, payload)"
+
+
+def test_migration_019_reshards_facility_readings_and_dead_letters_and_changes_nothing_on_one_server() -> None:
+    [migration] = [m for m in available() if m.version == 19]
+    assert migration.statements({}) == []
+    [(_, statements)] = [(m, s) for m, s in render(available(), "fleet") if m.version == 19]
+    resharded = sorted(s.split()[4] for s in statements)
+    assert resharded == ["dead_letters", "facility_minute", "facility_readings", "power_fleet_1s", "power_hall_1s"]
+    assert all(s.startswith("CREATE OR REPLACE TABLE") and " AS " in s for s in statements)
+
+
+def test_a_table_without_a_sharding_key_is_refused_by_name() -> None:
+    ddl = ClusterDdl("fleet", frozenset({"events_x"}))
+    statement = "CREATE TABLE IF NOT EXISTS events_x (ts DateTime) ENGINE = MergeTree ORDER BY ts"
+    with pytest.raises(ValueError, match="events_x"):
+        ddl.render(statement)

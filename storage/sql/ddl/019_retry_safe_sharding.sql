@@ -1,0 +1,10 @@
+-- Retry-safe sharding: every Distributed table is sharded by a function of its rows (storage/cluster.py).
+-- facility_readings and dead_letters were sharded by rand() on a cluster, so an insert retried
+-- after a timeout could reach another shard than its first copy and be stored there twice: each
+-- shard deduplicates only the blocks it has seen. On a cluster this migration re-creates their
+-- Distributed tables (the data stays in the *_local tables) with a key from the row:
+-- cityHash64(site, hall, rack) for facility readings, cityHash64(source, payload) for dead
+-- letters (their node may be NULL); the view-filled facility_minute, power_hall_1s and
+-- power_fleet_1s get keys from their rows too (rack, hall, cluster). A single server has
+-- nothing to change: no statements here.
+-- Rows stored before keep their shard; only where new rows go changes.
