@@ -2,11 +2,13 @@
 
     .venv/bin/python benchmarks/storage_vs_victoriametrics.py [--gpus 1024] [--hours 1] [--repeats 5]
 
-VictoriaMetrics is the Debian package's single-node binary (`victoria-metrics`), started
+VictoriaMetrics is the Debian package's single-node binary (`victoria-metrics`, installed by
+`make bench-tools`, scripts/install-bench-tools), started
 here on a free loopback port with its own data dir and fed through its JSON-lines import
 API, one series per GPU and metric (labels cluster, hall, rack, node, gpu, uuid). It gets the
 six metrics the dashboards read (power, GPU and HBM temperature, utilization, SM clock,
-energy); ClickHouse gets the whole row (28 metrics) with every v2 view attached. Reported:
+energy); ClickHouse gets the whole row (every metric column) through the writer
+(`insert_samples`: raw rows plus the rollups it computes, and the views chained on them). Reported:
 bytes per sample on disk (ClickHouse: those six columns plus ts and labels, charged to the
 six alone; after OPTIMIZE FINAL / VictoriaMetrics: data dir after force_flush and
 force_merge), ingest rate, and the median latency of fleet power over the window (1-minute
@@ -162,7 +164,7 @@ def main() -> None:
     args = flags(__doc__, gpus=1024, hours=1.0, repeats=5).parse_args()
     binary = shutil.which("victoria-metrics")
     if binary is None:
-        raise SystemExit("victoria-metrics is not installed: apt-get install victoria-metrics")
+        raise SystemExit("victoria-metrics is not installed: make bench-tools (Debian's victoria-metrics)")
     whole = GpuFrame.concat(list(frames(args.gpus, int(args.hours * 3600))))
     rows, samples = len(whole), len(whole) * len(VM_METRICS)
     print(f"{rows:,} rows = {samples:,} samples of {len(VM_METRICS)} metrics ({args.gpus:,} GPUs x {args.hours:g} h)")
@@ -180,7 +182,7 @@ def main() -> None:
     print("|---|---|---|---|")
     ch_bps, vm_bps = ch_bytes / samples, vm_bytes / samples
     print(f"| bytes per sample on disk | {ch_bps:.3f} | {vm_bps:.3f} | {vm_bps / ch_bps:.2f}x fewer bytes |")
-    ch_rate = f"{samples / ch_s:,.0f} ({rows / ch_s:,.0f} rows/s of 28 metrics, 6 views)"
+    ch_rate = f"{samples / ch_s:,.0f} ({rows / ch_s:,.0f} rows/s of every metric, with every rollup)"
     print(f"| ingest, samples/s | {ch_rate} | {samples / vm_s:,.0f} | {vm_s / ch_s:.2f}x |")
     for label, ch, vmk in (("fleet power over the window, 1-min steps", "ch_power", "vm_power"),
                            ("hottest 10 GPUs over the window", "ch_hot", "vm_hot")):  # fmt: skip
