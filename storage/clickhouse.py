@@ -13,6 +13,7 @@ which are few, through clickhouse-connect's own insert.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -146,6 +147,7 @@ class ClickHouseStore:
         self._streams_rollups: bool | None = None  # looked up on the first sample insert
         # the rollups this writer inserts (a benchmark leaves one to a view it re-creates)
         self.stream_tables: tuple[str, ...] = STREAM_ROLLUPS
+        self._rollup_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollups")
 
     @classmethod
     def open(cls, dsn: str) -> ClickHouseStore:
@@ -159,20 +161,29 @@ class ClickHouseStore:
         deduplicated if it had landed). A rollup refused by the engine is a `StoreError`,
         never `StoreRefusedData`: the raw rows are stored, so isolating them into parts under
         other tokens would store them twice; the batch waits for the store to be fixed.
+        The rollups are computed on a second thread while the raw rows go in: chDB releases
+        the GIL during an insert and numpy during its sorts and reductions (measured,
+        docs/benchmarks.md).
         """
         if not len(frame):
             return 0
+        rollup_blocks = self._rollup_thread.submit(self._rollup_blocks, frame) if self.streams_rollups() else None
         self._native_insert(SAMPLES_TABLE, frame_column_names(), encode_frame(frame), dedup_token)
-        if self.streams_rollups():
-            for table, rows, columns in stream_rollups(frame):
-                if table not in self.stream_tables:
-                    continue
-                try:
-                    self._native_insert(table, [c[0] for c in columns], encode_columns(rows, columns), f"{dedup_token}:{table}")
-                except StoreRefusedData as exc:
-                    message = f"{table} refused the rollup of stored rows (fix the store; the batch waits): {exc}"
-                    raise StoreError(message, exc.code) from exc
+        for table, names, block in rollup_blocks.result() if rollup_blocks else ():
+            try:
+                self._native_insert(table, names, block, f"{dedup_token}:{table}")
+            except StoreRefusedData as exc:
+                message = f"{table} refused the rollup of stored rows (fix the store; the batch waits): {exc}"
+                raise StoreError(message, exc.code) from exc
         return len(frame)
+
+    def _rollup_blocks(self, frame: GpuFrame) -> list[tuple[str, list[str], list[Buffer]]]:
+        """The Native blocks of `frame`'s rollups that this writer inserts: (table, column names, block)."""
+        return [
+            (table, [c[0] for c in columns], encode_columns(rows, columns))
+            for table, rows, columns in stream_rollups(frame)
+            if table in self.stream_tables
+        ]
 
     def _native_insert(self, table: str, names: list[str], parts: list[Buffer], token: str) -> None:
         # One buffer, each column copied once: chDB's backend writes the block to a file part
@@ -317,6 +328,7 @@ class ClickHouseStore:
         return self._call(self.client.command, sql, parameters=dict(parameters or {}), settings=settings)
 
     def close(self) -> None:
+        self._rollup_thread.shutdown()
         self.client.close()
 
     @staticmethod
