@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import numpy.typing as npt
 
 from collectors.synthetic.stamp import Stamp
 from collectors.synthetic.state import GpuState
@@ -33,6 +34,8 @@ class NodeProcesses:
         self._index = topology.gpu_index.tolist()
         self._uuids = topology.labels["uuid"].to_list()
         self._cache: dict[int, NodeEntry] = {}
+        self._pid_of: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._busy_of: npt.NDArray[np.bool_] = np.zeros(0, dtype=np.bool_)
         self.assign(jobs)
 
     def assign(self, jobs: Jobs) -> None:
