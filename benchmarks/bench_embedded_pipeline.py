@@ -1,6 +1,6 @@
 """Embedded pipeline throughput with every rollup, against chDB's insert of the same rows without views.
 
-    .venv/bin/python benchmarks/bench_embedded_pipeline.py [--gpus 20000] [--ticks 60]
+    .venv/bin/python benchmarks/bench_embedded_pipeline.py [--gpus 20000] [--ticks 60] [--pipeline-rounds 2]
 
 1. pipeline: synthetic fleet → agent (thread) → memory transport → ingest (frame check,
    Native block, insert with dedup token, the rollups computed from the batch and inserted,
@@ -62,6 +62,7 @@ def bench_pipeline(path: str, gpus: int, ticks: int) -> tuple[float, float, int,
     whole_s = time.perf_counter() - t
     store = ClickHouseStore.open(dsn)  # dropped, so that its merges do not run under the next measurements
     store.command("DROP DATABASE " + dsn.rsplit("=", 1)[1])
+    store.close()
     print(f"  demo run incl. store open, migrations, inventory and summary queries: {whole_s:.2f} s")
     return result.wall_s, result.cpu_s, result.ingest.rows, result.start_ms
 
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument("--gpus", type=int, default=20_000)
     parser.add_argument("--ticks", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=2, help="rounds of the writer comparison (best kept)")
+    parser.add_argument("--pipeline-rounds", type=int, default=2, help="runs of the whole pipeline (fastest kept)")
     args = parser.parse_args()
     tick_s = bench_tick(200_000)
     tick_small_s = bench_tick(2_048)
@@ -133,14 +135,18 @@ def main() -> None:
         f"per GPU {tick_s / 200_000 * 1e6:.2f} µs vs {tick_small_s / 2048 * 1e6:.2f} µs)"
     )
     with tempfile.TemporaryDirectory() as path:
-        pipe_s, pipe_cpu_s, pipe_rows, start_ms = bench_pipeline(path, args.gpus, args.ticks)
+        runs = [bench_pipeline(path, args.gpus, args.ticks) for _ in range(args.pipeline_rounds)]
+        pipe_s, pipe_cpu_s, pipe_rows, start_ms = min(runs)  # the fastest run, with its own CPU figure
+        if len(runs) > 1:
+            print("  pipeline runs: " + ", ".join(f"{r[2] / r[0]:,.0f} rows/s ({r[1] * 1e6 / r[2]:.2f} CPU-s/M)" for r in runs))
         batches = batches_of(args.gpus, args.ticks, start_ms)
         writers, writers_cpu = bench_writers(path, batches, args.rounds)
     rows = sum(len(b) for b in batches)
     pipe_rate, plain_rate = pipe_rows / pipe_s, rows / writers[NO_VIEWS]
     per_m = 1e6 / rows
     print(f"embedded pipeline, every rollup (first tick to last commit): {pipe_rows:,} GPU rows in {pipe_s:.2f} s", end="")
-    print(f" = {pipe_rate:,.0f} rows/s; {pipe_cpu_s * 1e6 / pipe_rows:.2f} CPU-s per million rows (all threads)")
+    print(f" = {pipe_rate:,.0f} rows/s; {pipe_cpu_s * 1e6 / pipe_rows:.2f} CPU-s per million rows (all threads)", end="")
+    print(f"; fastest of {args.pipeline_rounds}")
     for label, spent in writers.items():
         rate = rows / spent
         print(f"{label}: {rows:,} rows in {spent:.2f} s = {rate:,.0f} rows/s ({rate / plain_rate:.2f} of no views)", end="")
