@@ -128,7 +128,7 @@ def frame_column_names() -> list[str]:
 # numpy layout of each fixed-width type a rollup block uses
 _FIXED: dict[str, str] = {
     "UInt8": "u1", "UInt16": "<u2", "UInt32": "<u4", "UInt64": "<u8", "Int16": "<i2", "Int64": "<i8", "Bool": "u1",
-    "DateTime('UTC')": "<u4", "DateTime64(3, 'UTC')": "<i8",
+    "DateTime('UTC')": "<u4", "DateTime64(3, 'UTC')": "<i8", "Float64": "<f8",
 }  # fmt: skip
 _ARRAY_PAIR = re.compile(r"^Tuple\(Array\((\w+)\), Array\((\w+)\)\)$")
 _SAF = re.compile(r"^SimpleAggregateFunction\(\w+, (.*)\)$")
@@ -196,3 +196,16 @@ def _plain_strings(column: Categorical) -> bytes:
     index = np.arange(total, dtype=np.int64) + np.repeat(starts[column.codes] - out_starts, row_lengths)
     out: bytes = source[index].tobytes()
     return out
+
+
+def categorical(strings: Sequence[str]) -> Categorical:
+    """`strings` as codes into their distinct values, in order of first appearance."""
+    index: dict[str, int] = {}
+    codes = [index.setdefault(s, len(index)) for s in strings]
+    return Categorical(np.array(codes, dtype=np.uint32), list(index))
+
+
+def nullable(values: Sequence[int | None], dtype: npt.DTypeLike) -> tuple[np.ndarray, npt.NDArray[np.bool_]]:
+    """A `Nullable` column's data for `encode_columns` from Python values, None as NULL."""
+    nulls = np.fromiter((v is None for v in values), dtype=np.bool_, count=len(values))
+    return np.fromiter((0 if v is None else v for v in values), dtype=dtype, count=len(values)), nulls

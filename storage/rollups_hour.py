@@ -87,8 +87,11 @@ def _histograms(arrays: tuple[Values, ...], hour_of_minute: npt.NDArray[np.int64
     offsets, flat = arrays
     ends = offsets.astype(np.int64)
     lengths = ends - np.concatenate((np.zeros(1, np.int64), ends[:-1]))
-    hour = np.repeat(hour_of_minute, lengths)
-    key = np.sort(hour << _VALUE_BITS | flat.astype(np.int64))
+    # 32-bit keys while the batch's hour rows fit in 16 bits (20,000-40,000 in a 500k-row
+    # batch of 20,000 GPUs): the sort, most of the time here, moves half the bytes
+    key_type = np.uint32 if hours <= 1 << (32 - _VALUE_BITS) else np.int64
+    hour = np.repeat(hour_of_minute.astype(key_type), lengths)
+    key = np.sort(hour << key_type(_VALUE_BITS) | flat.astype(key_type))
     if key.shape[0] == 0:
         empty = np.zeros(0, dtype=np.uint16)
         return np.zeros(hours, dtype=np.uint64), empty, np.zeros(0, dtype=np.uint64)

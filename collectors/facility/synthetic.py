@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from collectors.synthetic.fleet import SyntheticFleet
+from collectors.synthetic.stamp import Stamp
 from gpufleet.contract.schema import FacilitySample
 
 HOST_OVERHEAD_W_PER_NODE = 1_200.0  # CPUs, NICs, fans, PSU losses of an 8-GPU server
@@ -37,6 +38,7 @@ class SyntheticFacility:
         self._rack_names = [labels["rack"].values[labels["rack"].codes[g]] for g in first_gpu]
         self._hall_names = [labels["hall"].values[labels["hall"].codes[g]] for g in first_gpu]
         self._rng = np.random.default_rng([fleet.seed, 0xFAC])
+        self._reading = Stamp(FacilitySample.model_construct(ts_ms=0, site=site, hall="", rack="", sensor="", value=0.0))
 
     def sample(self, ts_ms: int) -> list[FacilitySample]:
         fleet, n, rng = self.fleet, len(self._racks), self._rng
@@ -60,10 +62,9 @@ class SyntheticFacility:
             "room_inlet_temp_c": room_c,
             "room_humidity_pct": humidity,
         }
+        reading, halls, racks = self._reading, self._hall_names, self._rack_names
         return [
-            FacilitySample.model_construct(
-                ts_ms=ts_ms, site=self.site, hall=self._hall_names[i], rack=self._rack_names[i], sensor=sensor, value=round(v, 2)
-            )
+            reading(ts_ms=ts_ms, hall=hall, rack=rack, sensor=sensor, value=round(v, 2))
             for sensor, values in columns.items()
-            for i, v in enumerate(values.tolist())
+            for hall, rack, v in zip(halls, racks, values.tolist(), strict=True)
         ]

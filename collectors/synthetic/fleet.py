@@ -132,7 +132,7 @@ class SyntheticFleet:
         Before the first tick the scenario's faults are placed again, on the new busy nodes.
         """
         self._jobs = jobs
-        self._processes = processes.NodeProcesses(self.topology, self._state, jobs)
+        self._processes.assign(jobs)
         if self.ticks_done == 0:
             self._faults.place(jobs.job >= 0)
 

@@ -63,6 +63,7 @@ class DemoResult:
     agent: AgentStats
     ingest: IngestStats
     wall_s: float  # first tick to last commit: the pipeline's own time, without setup and summary
+    cpu_s: float = 0.0  # process CPU-seconds over the same span, every thread (chDB's included)
     summary: dict[str, Any] = field(default_factory=dict)
     report: Path | None = None  # report.html, when opts.report_dir was given
 
@@ -97,7 +98,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None, store_dsn: str |
         source = JobsAlongside(source, SyntheticScheduler(source.fleet, opts.seed), broker)
     agent = Agent(source, broker, opts.interval_s, opts.speed, facility=facility)
     ingest = Ingest(broker, store)
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     producer = threading.Thread(target=agent.run, args=(opts.ticks, start_ms), name="agent", daemon=True)
     producer.start()
     with Live(_progress(opts, agent.stats, ingest.stats, started), console=console, refresh_per_second=4) as live:
@@ -106,7 +107,8 @@ def run_demo(opts: DemoOptions, console: Console | None = None, store_dsn: str |
             live.update(_progress(opts, agent.stats, ingest.stats, started))
     producer.join()
     end_ms = start_ms + (opts.ticks - 1) * interval_ms
-    result = DemoResult(start_ms, end_ms, agent.stats, ingest.stats, time.monotonic() - started)
+    wall_s, cpu_s = time.monotonic() - started, time.process_time() - cpu_started
+    result = DemoResult(start_ms, end_ms, agent.stats, ingest.stats, wall_s, cpu_s)
     result.summary = summarize(store, start_ms, end_ms)
     if opts.report_dir is not None:
         from gpufleet.app.report.build import ReportOptions, write_report  # matplotlib: only when a report is asked for

@@ -11,7 +11,7 @@ import pytest
 from dashboards.alerts import RULES
 from dashboards.evaluate import evaluate
 from gpufleet.contract.columns import GPM_COLUMNS
-from gpufleet.contract.schema import GpuEvent, GpuProcesses
+from gpufleet.contract.schema import GpuEvent, GpuProcess, GpuProcesses
 from storage import queries
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
@@ -132,6 +132,28 @@ def test_processes_are_stored_per_gpu(stored: Stored) -> None:
     assert sorted((r[1], r[3]) for r in per_node.rows) == expected
     one = queries.run(stored.store, "gpu_processes", {"node": node, "gpu_index": expected[0][0], **window})
     assert [(r[1], r[3]) for r in one.rows] == [expected[0]]
+
+
+def test_every_process_column_is_stored_as_sent(stored: Stored) -> None:
+    """The Native block built column by column stores what the models hold, NULLs and MIG ids included."""
+    # 7 ms past the fleet's whole seconds: apart from the rows other tests stored
+    messages = [m.model_copy(update={"ts_ms": m.ts_ms + 7}) for m in stored.fleet.processes()]
+    mig = GpuProcess(gpu_index=3, uuid="GPU-mig", pid=7, used_mem_mib=None, gpu_instance_id=2, compute_instance_id=0)
+    messages[3] = messages[3].model_copy(update={"processes": [mig], "ts_ms": messages[3].ts_ms + 1})
+    stored.store.insert_processes(messages, "processes-all-columns")
+    sent = sorted(
+        (m.ts_ms, m.cluster, m.hall, m.row, m.rack, m.node, p.gpu_index, p.uuid, p.pid, p.used_mem_mib,
+         p.gpu_instance_id, p.compute_instance_id)
+        for m in messages
+        for p in m.processes
+    )  # fmt: skip
+    rows = stored.store.query(
+        "SELECT toUnixTimestamp64Milli(ts), cluster, hall, row, rack, node, gpu_index, uuid, pid, used_mem_mib,"
+        " gpu_instance_id, compute_instance_id FROM gpu_processes WHERE toUnixTimestamp64Milli(ts) % 1000 IN (7, 8)"
+        " ORDER BY ALL"
+    ).rows
+    assert rows == sent
+    assert (messages[3].ts_ms, "GPU-mig", 7, None, 2, 0) in [(r[0], *r[7:]) for r in rows]
 
 
 def test_named_queries_find_the_stalled_and_recovering_gpus(stored: Stored) -> None:
