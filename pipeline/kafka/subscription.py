@@ -197,6 +197,10 @@ class KafkaSubscription:
             if rest is not None:  # batch full: fetch the rest again once it is committed
                 self._consumer.seek(tp, rest)
                 self._consumer.pause(tp)
+        if self._crowded():  # memory bound: fetch nothing more until a delivery frees some
+            open_ = [tp for tp in assigned if tp not in self._inflight and not self._must_complete(tp)]
+            if open_:
+                self._consumer.pause(*open_)
 
     def _resume_open(self) -> None:
         """Fetch again for every partition that has room: not in flight, batch not full (after keepalive)."""
@@ -204,15 +208,30 @@ class KafkaSubscription:
         if not paused:
             return
         full = {tp for tp, b in self._batches.items() if b.full(self.config.max_batch_messages)}
-        reopen = [tp for tp in paused if tp not in self._inflight and tp not in full]
+        crowded = self._crowded()
+        reopen = [tp for tp in paused if tp not in self._inflight and tp not in full and (not crowded or self._must_complete(tp))]
         if reopen:
             self._consumer.resume(*reopen)
+            _unpark(self._consumer)
+
+    def _crowded(self) -> bool:
+        """Whether the batches gathered hold `max_gathered_bytes` or more (read often: a sum over partitions)."""
+        return sum(b.value_bytes for b in self._batches.values()) >= self.config.max_gathered_bytes
+
+    def _must_complete(self, tp: Any) -> bool:
+        """A batch re-forming a recorded range: it is fetched to its end whatever memory it takes
+        (it cannot be cut short, and its size was the previous owner's)."""
+        batch = self._batches.get(tp)
+        return batch is not None and batch.end_offset is not None
 
     def _ready(self) -> Any:
+        c = self.config
+        crowded = self._crowded()
         ready = [
             (b.started_s, tp)
             for tp, b in self._batches.items()
-            if tp not in self._inflight and b.ready(self.config.max_batch_messages, self.config.max_wait_s, self._draining)
+            if tp not in self._inflight
+            and b.ready(c.max_batch_messages, c.max_wait_s, self._draining, self._consumer.highwater(tp), c.quiet_s, crowded)
         ]
         return min(ready, key=lambda x: x[0])[1] if ready else None
 
@@ -376,6 +395,20 @@ class KafkaSubscription:
                 except Exception:  # position unknown right after assignment
                     continue
         self.stats.lag = lag
+
+
+def _unpark(consumer: KafkaConsumer) -> None:
+    """Work around kafka-python 3.0's port of KAFKA-7548 (records fetched for a partition that
+    is paused are parked, and given back once it is resumed): they are given back only while no
+    other partition's records are in line, and an emptied `PartitionRecords` stays in line (it
+    is not reset to None), so a resumed partition could keep its parked records, and with them
+    its place out of the fetch rotation, for good: it was never fetched again (seen with the
+    overlapped ingest, which polls while partitions are paused). Emptied records in line are
+    nothing to keep; dropping them lets the parked ones back in on the next poll."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    in_line = getattr(fetcher, "_next_partition_records", None)
+    if in_line is not None and not in_line:
+        fetcher._next_partition_records = None  # type: ignore[union-attr]
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
