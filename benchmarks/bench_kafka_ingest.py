@@ -16,11 +16,15 @@ idempotence. Its own chDB path. Per cluster:
 4. raw insert: the same rows as frames straight into chDB with `insert_samples`;
 5. the command: `gpufleet ingest` (a subprocess, its own chDB path) drains the pre-filled
    topic and exits `--idle` s after the last data; its stats line every 0.25 s, read as it is
-   written, times the drain alone (start-up, group join and idle wait left out);
-6. in process: `KafkaSubscription` + `Ingest` (group join excluded) until every row is stored;
+   written, times the drain from the first fetched records to the last row stored (start-up,
+   group join and idle wait left out);
+6. in process: `KafkaSubscription` + `Ingest` until every row is stored, one change at a time
+   (`LOOPS`: the loop as issue 17 found it, + the write thread, + the command's batch rules),
+   each on a fresh incarnation of the topic;
 7. freshness: `gpufleet emit` (a subprocess) at `--nominal-gpus` GPUs at 1 Hz for `--seconds`
-   into an `Ingest` here; after each step a query of the store says which rows became visible, and
-   each row's lag is (first query that saw it − its sample timestamp): p50/p99.
+   into an `Ingest` here, tuned and threaded as the command; after each committed delivery a
+   query of the store says which rows became visible, and each row's lag is (first query that
+   saw it − its sample timestamp): p50/p99.
 
 The brokers share the machine's cores with the producer, ingest and everything else here;
 ratios against the raw rates measured in the same run are the stable part.

@@ -10,11 +10,12 @@ elsewhere the second time, and the overlap would be stored twice.
 
 When a batch is cut (`ready`) only decides its size, never its correctness: every rollup
 row and every insert has a cost per delivery (per GPU and minute in it), so a batch is as
-large as freshness allows. Caught up with the log (nothing more in the partition than the
-batch holds) and quiet for `quiet_s` (a tick's burst of node messages is over), it goes at
-once: waiting longer would only add the rest of `max_wait_s` to every row's latency. Behind
-the log (a backlog), it waits to fill, up to `BEHIND_WAIT_FACTOR` × `max_wait_s`: its rows
-are late anyway, and fuller deliveries are what lets ingest catch up.
+large as freshness allows. With a backlog (the partition's log, by its high watermark,
+already holds enough to fill the batch) it waits to fill, up to `BEHIND_WAIT_FACTOR` ×
+`max_wait_s`: the records are there, fetching them is quick, and fuller deliveries are what
+lets ingest catch up. Otherwise (caught up, or a tick or two behind) it goes once quiet for
+`quiet_s` (a tick's burst of node messages is over) or after `max_wait_s`: waiting longer
+would only add to every row's latency.
 """
 
 from __future__ import annotations
@@ -91,8 +92,9 @@ class PartitionBatch:
         if draining or crowded:
             return True
         now = time.monotonic()
-        caught_up = highwater is None or int(self.records[-1].offset) + 1 >= highwater
-        if not caught_up:
+        room = max_messages - len(self.records)
+        if highwater is not None and highwater - (int(self.records[-1].offset) + 1) >= room:
+            # a backlog: the log already holds what fills the batch, so filling it costs no waiting for producers
             return now - self.started_s >= BEHIND_WAIT_FACTOR * max_wait_s
         return now - self.started_s >= max_wait_s or (quiet_s > 0 and now - self.added_s >= quiet_s)
 

@@ -254,10 +254,12 @@ def test_caught_up_batch_goes_when_quiet_and_a_batch_behind_waits_to_fill() -> N
     assert not batch.ready(100, 60.0, draining=False, highwater=13, quiet_s=60.0)
     assert batch.ready(100, 60.0, draining=False, highwater=13, quiet_s=1e-9)
     assert not batch.ready(100, 60.0, draining=False, highwater=13, quiet_s=0)  # no quiet trigger
-    # behind the log: neither quiet nor max_wait cuts it, only the longer bound for a backlog
+    # a backlog (the log holds more than the batch has room for): neither quiet nor max_wait
+    # cuts it, only the longer bound
     batch.started_s -= 1.5
     assert not batch.ready(100, 1.0, draining=False, highwater=500, quiet_s=1e-9)
     assert batch.ready(100, 1.0, draining=False, highwater=13)  # caught up: max_wait
+    assert batch.ready(100, 60.0, draining=False, highwater=50, quiet_s=1e-9)  # a little behind: quiet still cuts
     batch.started_s -= BEHIND_WAIT_FACTOR * 1.0
     assert batch.ready(100, 1.0, draining=False, highwater=500)
     assert PartitionBatch("id", records=batch.records).ready(100, 60.0, draining=False, highwater=500, crowded=True)
