@@ -34,6 +34,7 @@ from pipeline.kafka.batches import PartitionBatch
 from pipeline.kafka.config import SubscriptionConfig, SubscriptionStats, client_config
 from pipeline.kafka.deadletters import DeadLetterSender, dead_letter, refused_letter, store_letter
 from pipeline.kafka.decoder import Refused, decode_models, decode_samples
+from pipeline.kafka.workarounds import unpark
 from pipeline.transport import Delivery
 
 __all__ = ["KafkaSubscription", "SubscriptionConfig", "SubscriptionStats"]
@@ -212,7 +213,7 @@ class KafkaSubscription:
         reopen = [tp for tp in paused if tp not in self._inflight and tp not in full and (not crowded or self._must_complete(tp))]
         if reopen:
             self._consumer.resume(*reopen)
-            _unpark(self._consumer)
+            unpark(self._consumer)
 
     def _crowded(self) -> bool:
         """Whether the batches gathered hold `max_gathered_bytes` or more (read often: a sum over partitions)."""
@@ -395,20 +396,6 @@ class KafkaSubscription:
                 except Exception:  # position unknown right after assignment
                     continue
         self.stats.lag = lag
-
-
-def _unpark(consumer: KafkaConsumer) -> None:
-    """Work around kafka-python 3.0's port of KAFKA-7548 (records fetched for a partition that
-    is paused are parked, and given back once it is resumed): they are given back only while no
-    other partition's records are in line, and an emptied `PartitionRecords` stays in line (it
-    is not reset to None), so a resumed partition could keep its parked records, and with them
-    its place out of the fetch rotation, for good: it was never fetched again (seen with the
-    overlapped ingest, which polls while partitions are paused). Emptied records in line are
-    nothing to keep; dropping them lets the parked ones back in on the next poll."""
-    fetcher = getattr(consumer, "_fetcher", None)
-    in_line = getattr(fetcher, "_next_partition_records", None)
-    if in_line is not None and not in_line:
-        fetcher._next_partition_records = None  # type: ignore[union-attr]
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
