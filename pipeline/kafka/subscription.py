@@ -76,6 +76,10 @@ class KafkaSubscription:
             "max_poll_records": self.config.max_batch_messages,
             "fetch_max_bytes": 64 * 1024 * 1024,
             "max_partition_fetch_bytes": 8 * 1024 * 1024,
+            # A group leader that assigned before its metadata had the topics (an empty
+            # assignment: docs/kafka.md, "Fixtures") rejoins when its next metadata shows
+            # them, which by default comes only after 5 minutes.
+            "metadata_max_age_ms": 5_000,
         }
         try:
             self._admin = KafkaAdminClient(**base, request_timeout_ms=10_000)
