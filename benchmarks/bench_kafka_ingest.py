@@ -16,11 +16,15 @@ idempotence. Its own chDB path. Per cluster:
 4. raw insert: the same rows as frames straight into chDB with `insert_samples`;
 5. the command: `gpufleet ingest` (a subprocess, its own chDB path) drains the pre-filled
    topic and exits `--idle` s after the last data; its stats line every 0.25 s, read as it is
-   written, times the drain alone (start-up, group join and idle wait left out);
-6. in process: `KafkaSubscription` + `Ingest` (group join excluded) until every row is stored;
+   written, times the drain from the first fetched records to the last row stored (start-up,
+   group join and idle wait left out);
+6. in process: `KafkaSubscription` + `Ingest` until every row is stored, one change at a time
+   (`LOOPS`: the loop as issue 17 found it, + the write thread, + the command's batch rules),
+   each on a fresh incarnation of the topic;
 7. freshness: `gpufleet emit` (a subprocess) at `--nominal-gpus` GPUs at 1 Hz for `--seconds`
-   into an `Ingest` here; after each step a query of the store says which rows became visible, and
-   each row's lag is (first query that saw it − its sample timestamp): p50/p99.
+   into an `Ingest` here, tuned and threaded as the command; after each committed delivery a
+   query of the store says which rows became visible, and each row's lag is (first query that
+   saw it − its sample timestamp): p50/p99.
 
 The brokers share the machine's cores with the producer, ingest and everything else here;
 ratios against the raw rates measured in the same run are the stable part.
@@ -34,8 +38,11 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -49,7 +56,9 @@ from gpufleet.contract.settings import KafkaSettings
 from pipeline.ingest import Ingest
 from pipeline.kafka import topics
 from pipeline.kafka.decoder import decode_samples
+from pipeline.kafka.service import ServiceOptions
 from pipeline.kafka.subscription import KafkaSubscription, SubscriptionConfig
+from storage.base import Store
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
 from storage.registry import open_store
@@ -154,13 +163,14 @@ def cli_env(bootstrap: str) -> dict[str, str]:
     return env
 
 
-def run_command(bootstrap: str, root: str, idle_s: float, interval_s: float = 0.25) -> tuple[float, int, float]:
+def run_command(bootstrap: str, root: str, idle_s: float, interval_s: float = 0.25) -> tuple[float, int, float, float]:
     """`gpufleet ingest` (fresh group and chDB path) on the topic as it is, until it exits idle.
 
     Its stats line every `interval_s` is read as it is written: the drain runs from the last
-    line before any row was stored to the first line that shows the final count, so start-up,
-    group join and the idle wait before exit are left out (±1 interval at each end).
-    Returns (drain seconds, rows stored, whole run in wall seconds).
+    line before the first fetched records (`gathered`) or stored rows to the first line that
+    shows the final count, so start-up, group join and the idle wait before exit are left out
+    (±1 interval at each end), and the first delivery's fetch, decode and insert are counted.
+    Returns (drain seconds, rows stored, whole run in wall seconds, the command's CPU seconds).
     """
     ns = time.time_ns()
     args = ["ingest", "--store", f"chdb://{root}/cli-{ns}", "--group", f"cli-{ns}", "--exit-when-idle", str(idle_s)]
@@ -173,21 +183,25 @@ def run_command(bootstrap: str, root: str, idle_s: float, interval_s: float = 0.
         text=True,
     )
     assert proc.stderr is not None
-    seen: list[tuple[float, int]] = []  # (when the line arrived, rows stored by then)
+    seen: list[tuple[float, int, bool]] = []  # (when the line arrived, rows stored by then, anything fetched yet)
     tail: list[str] = []
     for line in proc.stderr:
         if line.startswith("{") and '"rows_per_s"' in line:
-            seen.append((time.perf_counter(), int(json.loads(line)["rows"])))
+            stats = json.loads(line)
+            seen.append((time.perf_counter(), int(stats["rows"]), bool(stats["rows"] or stats["gathered"])))
         tail = [*tail[-20:], line]
-    if proc.wait(timeout=900) != 0:
-        raise SystemExit(f"gpufleet ingest exited {proc.returncode}: {''.join(tail)}")
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"gpufleet ingest exited {status}: {''.join(tail)}")
+    proc.returncode = 0
     wall_s = time.perf_counter() - started
     rows = seen[-1][1] if seen else 0
     if not rows:
-        return 0.0, 0, wall_s
-    begin = max(t for t, n in seen if n == 0) if any(n == 0 for _, n in seen) else started
-    end = min(t for t, n in seen if n == rows)
-    return end - begin, rows, wall_s
+        return 0.0, 0, wall_s, 0.0
+    first = next(i for i, (_, _, busy) in enumerate(seen) if busy)
+    begin = seen[first - 1][0] if first else started
+    end = min(t for t, n, _ in seen if n == rows)
+    return end - begin, rows, wall_s, usage.ru_utime + usage.ru_stime
 
 
 def raw_insert(store: ClickHouseStore, frames: list[GpuFrame]) -> tuple[float, float]:
@@ -213,29 +227,79 @@ def raw_insert(store: ClickHouseStore, frames: list[GpuFrame]) -> tuple[float, f
     return with_views, plain
 
 
-def end_to_end(bootstrap: str, store: ClickHouseStore, rows: int) -> tuple[float, dict[str, float]]:
-    store.command("TRUNCATE TABLE gpu_samples")
-    sub = KafkaSubscription(SETTINGS, bootstrap, SubscriptionConfig(group=f"bench-{time.time_ns()}", max_batch_messages=5000))
-    ingest = Ingest(sub, store)
-    while ingest.step(1.0) is None:  # the group join is not ingest work
-        pass
-    first_rows = ingest.stats.rows
-    started = time.perf_counter()
+# The loop as issue 17 found it (one thread; 5,000-message batches cut by max_wait alone),
+# one change at a time, and what `gpufleet ingest` runs now (ServiceOptions, SubscriptionConfig).
+LOOPS = {
+    "serial, 5,000 msgs, max_wait only (before)": (False, SubscriptionConfig(max_batch_messages=5000, quiet_s=0)),
+    "+ write thread": (True, SubscriptionConfig(max_batch_messages=5000, quiet_s=0)),
+    "+ 20,000 msgs, quiet 0.1 s (the command's defaults)": (True, SubscriptionConfig()),
+}
+
+
+def end_to_end(
+    cluster: KafkaCluster,
+    store: ClickHouseStore,
+    messages: list[tuple[bytes, bytes]],
+    rows: int,
+    overlap: bool,
+    config: SubscriptionConfig,
+) -> tuple[float, dict[str, float]]:
+    """`KafkaSubscription` + `Ingest` in this process on a fresh incarnation of the topic (new
+    topic id, so no token repeats an earlier run's and chDB skips nothing), from the group join
+    on, until its `rows` (the valid ones) are stored: rows/s and CPU-s per million rows (every
+    thread of this process, the brokers' not)."""
+    reset(cluster, SETTINGS)
+    produce(cluster.bootstrap, messages)
+    config = replace(config, group=f"bench-{time.time_ns()}")
+    sub = KafkaSubscription(SETTINGS, cluster.bootstrap, config)
+    ingest = Ingest(sub, store, overlap=overlap)
+    while not sub.assigned:  # the group join is not ingest work
+        ingest.step(0.1)
+    started, cpu = time.perf_counter(), time.process_time()
     insert_before = ingest.stats.insert_s
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 300
     while ingest.stats.rows < rows and time.monotonic() < deadline:
-        ingest.step(1.0)
-    elapsed = time.perf_counter() - started
+        ingest.step(0.1)
+    if ingest.stats.rows < rows:
+        raise SystemExit(f"in-process ingest stored {ingest.stats.rows:,} of {rows:,} rows in 300 s")
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    ingest.close()
     sub.close()
-    parts = {"insert_share": (ingest.stats.insert_s - insert_before) / elapsed, "deliveries": ingest.stats.deliveries}
-    return (ingest.stats.rows - first_rows) / elapsed, parts
+    parts = {
+        "insert_share": (ingest.stats.insert_s - insert_before) / elapsed,
+        "deliveries": ingest.stats.deliveries,
+        "cpu_per_m": cpu / max(ingest.stats.rows, 1) * 1e6,
+    }
+    return ingest.stats.rows / elapsed, parts
 
 
-def freshness(bootstrap: str, store: ClickHouseStore, gpus: int, seconds: int) -> tuple[float, float, float]:
+class LockedStore:
+    """The store with one lock around every call: the freshness query runs in this thread while
+    the ingest's write thread inserts, and a chDB connection takes one statement at a time."""
+
+    def __init__(self, inner: ClickHouseStore) -> None:
+        self.inner = inner
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.inner, name)
+        if not callable(value):
+            return value
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self.lock:
+                return value(*args, **kwargs)
+
+        return locked
+
+
+def freshness(bootstrap: str, store: ClickHouseStore, gpus: int, seconds: int) -> tuple[float, float, float, int]:
     """`gpufleet emit` (its own process, as a fleet's collectors are) publishes `gpus` GPUs at
-    1 Hz for `seconds`; `Ingest` here stores them and a query after each step sees them."""
-    sub = KafkaSubscription(SETTINGS, bootstrap, SubscriptionConfig(group=f"fresh-{time.time_ns()}", max_wait_s=0.25))
-    ingest = Ingest(sub, store)
+    1 Hz for `seconds`; `Ingest` here, tuned and threaded as `gpufleet ingest` is, stores them,
+    and a query after each committed delivery says which rows became visible."""
+    sub = KafkaSubscription(SETTINGS, bootstrap, SubscriptionConfig(group=f"fresh-{time.time_ns()}"))
+    locked = LockedStore(store)
+    ingest = Ingest(sub, cast(Store, locked), overlap=ServiceOptions().overlap)
     while not sub.assigned:
         ingest.step(0.5)
     start_ms = int(time.time() * 1000)  # emit's clock starts after the group join, as a running fleet's would
@@ -248,19 +312,20 @@ def freshness(bootstrap: str, store: ClickHouseStore, gpus: int, seconds: int) -
     seen: dict[int, int] = {}  # sample ts_ms -> rows of it visible so far
     lags: list[np.ndarray] = []
     quiet = 0
-    while emit.poll() is None or quiet < 4 or sub.gathered_messages:
+    while emit.poll() is None or quiet < 4 or sub.gathered_messages or ingest.busy:
         delivery = ingest.step(0.5)
         if delivery is not None and len(delivery.samples):
-            lags.append(visible_lags(store, start_ms, seen))
+            lags.append(visible_lags(locked, start_ms, seen))
         quiet = 0 if delivery is not None or emit.poll() is None else quiet + 1
+    ingest.close()
     sub.close()
     if emit.returncode != 0:
         raise SystemExit(f"gpufleet emit exited {emit.returncode}")
     lag = np.concatenate(lags) if lags else np.zeros(1)
-    return float(np.percentile(lag, 50)), float(np.percentile(lag, 99)), float(lag.max())
+    return float(np.percentile(lag, 50)), float(np.percentile(lag, 99)), float(lag.max()), ingest.stats.deliveries
 
 
-def visible_lags(store: ClickHouseStore, start_ms: int, seen: dict[int, int]) -> np.ndarray:
+def visible_lags(store: Any, start_ms: int, seen: dict[int, int]) -> np.ndarray:
     """Ask the store which rows are visible now; each row not seen before lags (now − its ts)."""
     now_s = time.time()
     sql = (
@@ -300,18 +365,22 @@ def run(brokers: int, args: argparse.Namespace, store: ClickHouseStore, messages
             f"raw insert (chDB, Native block)  {insert:>12,.0f} rows/s   (same blocks, table without views: {plain:,.0f} rows/s)"
         )
         rows = sum(len(f) for f in frames)
-        drain_s, stored, wall_s = run_command(bootstrap, root, args.idle)
+        drain_s, stored, wall_s, cpu_s = run_command(bootstrap, root, args.idle)
         command = stored / max(drain_s, 1e-9)
         print(f"`gpufleet ingest` drains topic   {command:>12,.0f} rows/s   ({stored:,} of {rows:,} rows in {drain_s:.1f} s;"
-              f" run {wall_s:.1f} s with start-up and {args.idle:g} s idle; vs raw fetch {command / fetch:.0%})")  # fmt: skip
-        e2e, parts = end_to_end(bootstrap, store, rows)
+              f" run {wall_s:.1f} s and {cpu_s:.1f} CPU-s with start-up and {args.idle:g} s idle;"
+              f" vs raw fetch {command / fetch:.0%}; load {os.getloadavg()[0]:.1f})")  # fmt: skip
         serial = 1 / (1 / fetch + 1 / rates["streamed"] + 1 / insert)
-        print(f"in process Subscription + Ingest {e2e:>12,.0f} rows/s   (serial sum of the parts: {serial:,.0f} rows/s;"
-              f" insert {parts['insert_share']:.0%} of the time, {parts['deliveries']:.0f} deliveries;"
-              f" vs raw fetch {e2e / fetch:.0%})")  # fmt: skip
+        print(f"in process Subscription + Ingest, each on a fresh topic (serial sum of the parts: {serial:,.0f} rows/s):")
+        for name, (overlap, config) in LOOPS.items():
+            e2e, parts = end_to_end(cluster, store, messages, rows, overlap, config)
+            print(f"  {name:<52} {e2e:>10,.0f} rows/s  ({parts['cpu_per_m']:.1f} CPU-s per M rows in this process;"
+                  f" insert {parts['insert_share']:.0%} of the time, {parts['deliveries']:.0f} deliveries;"
+                  f" vs raw fetch {e2e / fetch:.0%}; load {os.getloadavg()[0]:.1f})")  # fmt: skip
         reset(cluster, SETTINGS)  # empty topics: the freshness group must not start on the backlog above
-        p50, p99, worst = freshness(bootstrap, store, args.nominal_gpus, args.seconds)
-        print(f"freshness at {args.nominal_gpus:,} GPUs x 1 Hz: p50 {p50:.2f} s, p99 {p99:.2f} s, max {worst:.2f} s")
+        p50, p99, worst, deliveries = freshness(bootstrap, store, args.nominal_gpus, args.seconds)
+        print(f"freshness at {args.nominal_gpus:,} GPUs x 1 Hz: p50 {p50:.2f} s, p99 {p99:.2f} s, max {worst:.2f} s"
+              f" ({deliveries} deliveries in {args.seconds} s; load {os.getloadavg()[0]:.1f})")  # fmt: skip
     finally:
         cluster.close()
 

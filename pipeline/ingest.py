@@ -14,6 +14,14 @@ committed. Nothing on the data path makes ingest exit or loop on one delivery.
 
 A node message the log holds twice (a producer re-send: two offsets, two tokens) is
 dropped by `DropRepeats` before the write; see `pipeline.repeats` for how far back it looks.
+
+`overlap=True` (the Kafka service) writes each delivery on a second thread while this one
+polls, fetches and decodes the next: chDB runs an insert without the GIL, so the two halves
+of the loop share the cores instead of taking turns. The order of effects stays the serial
+one: delivery N+1 goes through `DropRepeats` only after N was stored and remembered, N is
+committed only after its write returned, and a write that fails is retried here, serially,
+exactly as without overlap (backoff, keepalive, nothing committed). The subscription is
+used from this thread only; the write thread touches nothing but the store.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +48,7 @@ __all__ = ["Backoff", "Ingest", "IngestStats"]  # Backoff: callers tune the stor
 
 log = logging.getLogger(__name__)
 _RECENT_TOKENS = 1_024
+_AHEAD_POLL_S = 0.05  # while a write is in flight: short polls, so its commit is not held up by an idle fetch
 
 
 @dataclass(slots=True)
@@ -75,7 +85,12 @@ class Ingest:
     """Moves deliveries from a `Subscription` into a `Store`."""
 
     def __init__(
-        self, subscription: Subscription, store: Store, backoff: Backoff | None = None, repeats: DropRepeats | None = None
+        self,
+        subscription: Subscription,
+        store: Store,
+        backoff: Backoff | None = None,
+        repeats: DropRepeats | None = None,
+        overlap: bool = False,
     ) -> None:
         self.subscription = subscription
         self.store = store
@@ -86,22 +101,85 @@ class Ingest:
         self._refused_rows = 0  # of the delivery being written
         self._letters_lost = 0
         self._stop = threading.Event()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="ingest-write") if overlap else None
+        self._writing: tuple[Delivery, Repeats, Future[None]] | None = None  # overlap: the write in flight
+        self._ahead: Delivery | None = None  # overlap: polled while that write ran, not through DropRepeats yet
 
     def stop(self) -> None:
         self._stop.set()
 
+    @property
+    def busy(self) -> bool:
+        """Whether a delivery is being written or waits, polled, for its turn (overlap only)."""
+        return self._writing is not None or self._ahead is not None
+
     def step(self, timeout_s: float = 0.5) -> Delivery | None:
-        """One poll → write → commit. Returns the committed delivery, or None."""
+        """One poll → write → commit. Returns the committed delivery, or None.
+
+        With overlap the delivery returned is the one whose write was in flight when the
+        step began (or began in it), and the poll of the next one ran during that write."""
+        if self._writer is not None:
+            return self._step_overlapped(timeout_s)
         delivery = self.subscription.poll(timeout_s)
         if delivery is None:
             return None
         delivery.samples, repeats = self.repeats.drop(delivery.samples)
         if not self._write_until_stored(delivery):
             return None
+        self._stored(delivery, repeats)
+        return delivery
+
+    def finish(self) -> Delivery | None:
+        """Overlap: wait for the write in flight and commit it if it stored (shutdown). What was
+        polled ahead stays uncommitted and is delivered again later."""
+        writing, self._writing, self._ahead = self._writing, None, None
+        if writing is None:
+            return None
+        delivery, repeats, future = writing
+        try:
+            future.result()
+        except (TransientError, StoreError) as exc:
+            log.warning("store write failed at shutdown; delivered again later", extra={"error": str(exc)[:200]})
+            return None
+        self._stored(delivery, repeats)
+        return delivery
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self.finish()
+            self._writer.shutdown(wait=True)
+
+    def _stored(self, delivery: Delivery, repeats: Repeats) -> None:
         self.repeats.remember(repeats.kept)  # only now: what it remembers is in the store
         self.subscription.commit(delivery)
         self._count(delivery, repeats)
+
+    def _step_overlapped(self, timeout_s: float) -> Delivery | None:
+        if self._writing is None:
+            first, self._ahead = self._ahead or self.subscription.poll(timeout_s), None
+            if first is None:
+                return None
+            self._start_write(first)
+        assert self._writing is not None
+        delivery, repeats, future = self._writing
+        while self._ahead is None and not future.done():
+            self._ahead = self.subscription.poll(_AHEAD_POLL_S)  # fetch and decode during the write
+        self._writing = None
+        try:
+            future.result()
+        except (TransientError, StoreError) as exc:  # the serial path retries it, with backoff and keepalive
+            if not self._write_until_stored(delivery, exc):
+                return None  # stopping, or revoked: uncommitted, delivered again
+        self._stored(delivery, repeats)
+        if self._ahead is not None:
+            self._start_write(self._ahead)
+            self._ahead = None
         return delivery
+
+    def _start_write(self, delivery: Delivery) -> None:
+        assert self._writer is not None
+        delivery.samples, repeats = self.repeats.drop(delivery.samples)
+        self._writing = (delivery, repeats, self._writer.submit(self._write, delivery))
 
     def run(self, until_idle_s: float | None = None) -> IngestStats:
         """Loop until `stop()`, or until nothing arrived for `until_idle_s` seconds."""
@@ -113,24 +191,28 @@ class Ingest:
                 break
         return self.stats
 
-    def _write_until_stored(self, delivery: Delivery) -> bool:
+    def _write_until_stored(self, delivery: Delivery, failed: StoreError | TransientError | None = None) -> bool:
+        """Write until stored; `failed`: the write thread's attempt already failed so (overlap)."""
         attempt = 0
         while True:
-            try:
-                self._write(delivery)
-                return True
-            except (TransientError, StoreError) as exc:
-                self.stats.store_retries += 1
-                delay = self.backoff.delay_s(attempt)
-                if isinstance(exc, TransientError):
-                    log.warning("store write failed, retrying", extra={"error": str(exc), "retry_in_s": round(delay, 2)})
-                else:  # a missing table or grant: the data is fine and waits for the fix
-                    log.error("store refused the write; fix the store", extra={"error": str(exc), "retry_in_s": round(delay, 2)})
-                attempt += 1
-                if self._wait(delay):
-                    return False  # shutting down: uncommitted, so it is delivered again later
-                if not getattr(self.subscription, "owns", lambda _d: True)(delivery):
-                    return False  # a rebalance gave its partition to another member, which stores it
+            exc, failed = failed, None
+            if exc is None:
+                try:
+                    self._write(delivery)
+                    return True
+                except (TransientError, StoreError) as error:
+                    exc = error
+            self.stats.store_retries += 1
+            delay = self.backoff.delay_s(attempt)
+            if isinstance(exc, TransientError):
+                log.warning("store write failed, retrying", extra={"error": str(exc), "retry_in_s": round(delay, 2)})
+            else:  # a missing table or grant: the data is fine and waits for the fix
+                log.error("store refused the write; fix the store", extra={"error": str(exc), "retry_in_s": round(delay, 2)})
+            attempt += 1
+            if self._wait(delay):
+                return False  # shutting down: uncommitted, so it is delivered again later
+            if not getattr(self.subscription, "owns", lambda _d: True)(delivery):
+                return False  # a rebalance gave its partition to another member, which stores it
 
     def _wait(self, delay_s: float) -> bool:
         """Back off for `delay_s`; True when stopping. A subscription with `keepalive(timeout_s)`

@@ -59,8 +59,13 @@ class SubscriptionConfig:
     """Tuning. Short sessions: a member that died is replaced within seconds."""
 
     group: str = "gpufleet-ingest"
-    max_batch_messages: int = 5_000  # 40,000 GPU rows of 8-GPU nodes
-    max_wait_s: float = 1.0  # a partition's records wait at most this long for a fuller batch
+    # A delivery's size is what its insert costs per row (docs/kafka.md, "Batch size"): a backlog is
+    # drained in deliveries of up to 160,000 GPU rows of 8-GPU nodes; at 1 Hz a partition's delivery
+    # holds what arrived within max_wait_s (quiet_s once a tick's burst is over).
+    max_batch_messages: int = 20_000
+    max_gathered_bytes: int = 512 * 1024 * 1024  # all partitions' gathered batches together: then no fetch, the oldest goes
+    max_wait_s: float = 1.0  # a partition's records wait at most this long for a fuller batch (behind the log: 5x)
+    quiet_s: float = 0.1  # caught up with the log and nothing new for this long: deliver (0: off; batches.py)
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     session_timeout_ms: int = 6_000
     heartbeat_interval_ms: int = 1_500

@@ -49,6 +49,7 @@ class ServiceOptions:
     metrics_port: int | None = None
     stats_interval_s: float = 10.0
     exit_when_idle_s: float | None = None  # tests and one-shot backfills: stop after this long without data
+    overlap: bool = True  # write each delivery on a second thread while the next is fetched and decoded (pipeline.ingest)
 
 
 class IngestService:
@@ -59,7 +60,7 @@ class IngestService:
         self.options = options
         self.registry = CollectorRegistry()
         self.metrics = IngestMetrics(self.registry)
-        self.ingest = Ingest(subscription, TimedStore(store, self.metrics))
+        self.ingest = Ingest(subscription, TimedStore(store, self.metrics), overlap=options.overlap)
         self.registry.register(StatsCollector(self._numbers, _DOCS, _LABELS))
         self._stop = threading.Event()
         self._last_line = (time.monotonic(), 0)
@@ -85,6 +86,7 @@ class IngestService:
                     lag_at = time.monotonic()
             self._drain()
         finally:
+            self._finish()
             line.stop()
             line.log()
         return self.ingest.stats
@@ -96,6 +98,13 @@ class IngestService:
         if delivery.published_at_s:
             self.metrics.freshness_s.observe(self.ingest.stats.freshness_s)
         return True
+
+    def _finish(self) -> None:
+        """The write in flight (overlap) ends before the store and the subscription close."""
+        delivery = self.ingest.finish()
+        self.ingest.close()
+        if delivery is not None and delivery.published_at_s:
+            self.metrics.freshness_s.observe(self.ingest.stats.freshness_s)
 
     def _drain(self) -> None:
         """Write and commit what is already gathered; the store gets one try per batch."""
@@ -145,6 +154,7 @@ class IngestService:
             "ranges_repeated": sub.ranges_repeated,
             "topic_resets": sub.topic_resets,
             "lag_max": max(sub.lag.values(), default=0),
+            "gathered": self.subscription.gathered_messages,
             "freshness_s": round(s.freshness_s, 3),
             "freshness_max_s": round(s.freshness_max_s, 3),
         }

@@ -34,6 +34,7 @@ from pipeline.kafka.batches import PartitionBatch
 from pipeline.kafka.config import SubscriptionConfig, SubscriptionStats, client_config
 from pipeline.kafka.deadletters import DeadLetterSender, dead_letter, refused_letter, store_letter
 from pipeline.kafka.decoder import Refused, decode_models, decode_samples
+from pipeline.kafka.workarounds import unpark
 from pipeline.transport import Delivery
 
 __all__ = ["KafkaSubscription", "SubscriptionConfig", "SubscriptionStats"]
@@ -75,6 +76,10 @@ class KafkaSubscription:
             "max_poll_records": self.config.max_batch_messages,
             "fetch_max_bytes": 64 * 1024 * 1024,
             "max_partition_fetch_bytes": 8 * 1024 * 1024,
+            # A group leader that assigned before its metadata had the topics (an empty
+            # assignment: docs/kafka.md, "Fixtures") rejoins when its next metadata shows
+            # them, which by default comes only after 5 minutes.
+            "metadata_max_age_ms": 5_000,
         }
         try:
             self._admin = KafkaAdminClient(**base, request_timeout_ms=10_000)
@@ -197,6 +202,10 @@ class KafkaSubscription:
             if rest is not None:  # batch full: fetch the rest again once it is committed
                 self._consumer.seek(tp, rest)
                 self._consumer.pause(tp)
+        if self._crowded():  # memory bound: fetch nothing more until a delivery frees some
+            open_ = [tp for tp in assigned if tp not in self._inflight and not self._must_complete(tp)]
+            if open_:
+                self._consumer.pause(*open_)
 
     def _resume_open(self) -> None:
         """Fetch again for every partition that has room: not in flight, batch not full (after keepalive)."""
@@ -204,15 +213,30 @@ class KafkaSubscription:
         if not paused:
             return
         full = {tp for tp, b in self._batches.items() if b.full(self.config.max_batch_messages)}
-        reopen = [tp for tp in paused if tp not in self._inflight and tp not in full]
+        crowded = self._crowded()
+        reopen = [tp for tp in paused if tp not in self._inflight and tp not in full and (not crowded or self._must_complete(tp))]
         if reopen:
             self._consumer.resume(*reopen)
+            unpark(self._consumer)
+
+    def _crowded(self) -> bool:
+        """Whether the batches gathered hold `max_gathered_bytes` or more (read often: a sum over partitions)."""
+        return sum(b.value_bytes for b in self._batches.values()) >= self.config.max_gathered_bytes
+
+    def _must_complete(self, tp: Any) -> bool:
+        """A batch re-forming a recorded range: it is fetched to its end whatever memory it takes
+        (it cannot be cut short, and its size was the previous owner's)."""
+        batch = self._batches.get(tp)
+        return batch is not None and batch.end_offset is not None
 
     def _ready(self) -> Any:
+        c = self.config
+        crowded = self._crowded()
         ready = [
             (b.started_s, tp)
             for tp, b in self._batches.items()
-            if tp not in self._inflight and b.ready(self.config.max_batch_messages, self.config.max_wait_s, self._draining)
+            if tp not in self._inflight
+            and b.ready(c.max_batch_messages, c.max_wait_s, self._draining, self._consumer.highwater(tp), c.quiet_s, crowded)
         ]
         return min(ready, key=lambda x: x[0])[1] if ready else None
 

@@ -7,6 +7,7 @@ import dataclasses
 import time
 
 import numpy as np
+import pytest
 
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
@@ -14,6 +15,7 @@ from gpufleet.contract.frame import GpuFrame
 from gpufleet.contract.times import TimeWindow
 from pipeline.ingest import Backoff, Ingest
 from pipeline.memory import MemoryBroker
+from pipeline.transport import Delivery
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
 
@@ -35,6 +37,37 @@ def rollups_hold_each_row_once(store: ClickHouseStore) -> None:
     assert count(store, "SELECT sum(samples) FROM gpu_minute") == raw
     assert count(store, "SELECT sum(samples) FROM gpu_hour") == raw
     assert count(store, "SELECT sum(gpus) FROM power_fleet_1s") == raw
+
+
+def test_the_write_thread_stores_every_delivery_once_and_in_order(store: ClickHouseStore) -> None:
+    """`overlap=True`: each delivery is written on the write thread while the next is polled;
+    deliveries are committed in the order they were polled, each after its own write, and
+    every row lands once at every rollup level."""
+
+    polled: list[str] = []
+    committed: list[str] = []
+
+    class Recorded(MemoryBroker):
+        def poll(self, timeout_s: float) -> Delivery | None:
+            delivery = super().poll(timeout_s)
+            if delivery is not None:
+                polled.append(delivery.token)
+            return delivery
+
+        def commit(self, delivery: Delivery) -> None:
+            committed.append(delivery.token)
+            super().commit(delivery)
+
+    broker = Recorded(max_batch_rows=64)  # one frame per delivery
+    now_ms = int(time.time()) * 1000
+    for i in range(6):
+        broker.publish_samples(tick(gpus=64, seed=20 + i, start_ms=now_ms - (30 - i) * 1000))
+    ingest = Ingest(broker, store, FAST, overlap=True)
+    stats = ingest.run(until_idle_s=0.5)
+    ingest.close()
+    assert broker.backlog == 0 and committed == polled and len(committed) == 6
+    assert count(store, "SELECT count() FROM gpu_samples") == 6 * 64 == stats.rows
+    rollups_hold_each_row_once(store)
 
 
 def test_more_partitions_than_one_insert_may_touch_are_stored_by_splitting(store: ClickHouseStore) -> None:
@@ -85,10 +118,13 @@ def test_rows_the_store_refuses_are_isolated_dead_lettered_and_the_rest_stored(s
     rollups_hold_each_row_once(store)
 
 
-def test_a_retryable_server_error_backs_off_and_commits_nothing_until_it_clears(store: ClickHouseStore) -> None:
+@pytest.mark.parametrize("overlap", [False, True], ids=["serial", "write-thread"])
+def test_a_retryable_server_error_backs_off_and_commits_nothing_until_it_clears(store: ClickHouseStore, overlap: bool) -> None:
     """A real retryable error: merges stopped and `parts_to_throw_insert` reached make the
     engine answer Code 252 "Too many parts" (the retryable meaning of the shared code).
-    Ingest backs off and commits nothing; once it clears, every row lands once."""
+    Ingest backs off and commits nothing; once it clears, every row lands once. With the
+    write thread (`gpufleet ingest`'s loop) its failed attempt is retried on the ingest thread,
+    the same number of times."""
 
     class Watched(MemoryBroker):
         """Ingest calls `keepalive` while it backs off: after the third failed write this clears
@@ -105,7 +141,7 @@ def test_a_retryable_server_error_backs_off_and_commits_nothing_until_it_clears(
             time.sleep(min(timeout_s, 0.01))
 
     broker = Watched()
-    ingest = Ingest(broker, store, FAST)
+    ingest = Ingest(broker, store, FAST, overlap=overlap)
     broker.publish_samples(tick(seed=1, start_ms=int(time.time()) * 1000 - 20_000))
     assert ingest.step() is not None
     store.command("SYSTEM STOP MERGES gpu_samples")
@@ -117,6 +153,7 @@ def test_a_retryable_server_error_backs_off_and_commits_nothing_until_it_clears(
     assert broker.cleared and ingest.stats.store_retries == 3
     assert broker.backlog == 0 and count(store, "SELECT count() FROM gpu_samples") == 16
     rollups_hold_each_row_once(store)
+    ingest.close()
 
 
 def test_timestamps_outside_the_window_and_empty_messages_are_dead_lettered(store: ClickHouseStore) -> None:

@@ -21,7 +21,7 @@ from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.columns import METRIC_COLUMNS
 from gpufleet.contract.frame import GpuFrame, frame_from_node_samples, node_samples_from_frame
 from gpufleet.contract.schema import NodeSample
-from pipeline.kafka.batches import PartitionBatch
+from pipeline.kafka.batches import BEHIND_WAIT_FACTOR, PartitionBatch
 from pipeline.kafka.codec import encode_node_samples
 from pipeline.kafka.deadletters import MAX_VALUE_BYTES, dead_letter
 from pipeline.kafka.decoder import decode_samples
@@ -226,8 +226,9 @@ def test_dead_letter_headers_say_where_and_why() -> None:
 
 
 class _Rec:
-    def __init__(self, offset: int) -> None:
+    def __init__(self, offset: int, value: bytes = b"{}") -> None:
         self.offset = offset
+        self.value = value
 
 
 def test_batch_stops_at_max_and_reports_where_to_resume() -> None:
@@ -243,6 +244,31 @@ def test_recorded_range_is_repeated_exactly_never_cut_by_time() -> None:
     assert not batch.ready(1, 0.0, draining=True)  # neither does time, nor shutdown
     assert batch.add([_Rec(11), _Rec(12), _Rec(13)], max_messages=1) == 13  # 11 seen already
     assert batch.ready(1, 60.0, draining=False) and batch.token("t", 0) == "t:id:0:10-12"
+
+
+def test_caught_up_batch_goes_when_quiet_and_a_batch_behind_waits_to_fill() -> None:
+    batch = PartitionBatch("id")
+    batch.add([_Rec(i, b"12345") for i in range(10, 13)], max_messages=100)
+    assert batch.value_bytes == 15
+    # caught up (the log ends after offset 12): not yet quiet, then quiet
+    assert not batch.ready(100, 60.0, draining=False, highwater=13, quiet_s=60.0)
+    assert batch.ready(100, 60.0, draining=False, highwater=13, quiet_s=1e-9)
+    assert not batch.ready(100, 60.0, draining=False, highwater=13, quiet_s=0)  # no quiet trigger
+    # a backlog (the log holds more than the batch has room for): neither quiet nor max_wait
+    # cuts it, only the longer bound
+    batch.started_s -= 1.5
+    assert not batch.ready(100, 1.0, draining=False, highwater=500, quiet_s=1e-9)
+    assert batch.ready(100, 1.0, draining=False, highwater=13)  # caught up: max_wait
+    assert batch.ready(100, 60.0, draining=False, highwater=50, quiet_s=1e-9)  # a little behind: quiet still cuts
+    batch.started_s -= BEHIND_WAIT_FACTOR * 1.0
+    assert batch.ready(100, 1.0, draining=False, highwater=500)
+    assert PartitionBatch("id", records=batch.records).ready(100, 60.0, draining=False, highwater=500, crowded=True)
+
+
+def test_recorded_range_is_not_cut_when_quiet_or_crowded() -> None:
+    batch = PartitionBatch("id", end_offset=20)
+    batch.add([_Rec(10), _Rec(11)], max_messages=1)
+    assert not batch.ready(1, 0.0, draining=False, highwater=12, quiet_s=1e-9, crowded=True)
 
 
 def test_recorded_range_lost_to_retention_is_forgotten() -> None:

@@ -21,7 +21,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_store_flag(p)
     p.add_argument("--group", default="gpufleet-ingest", help="consumer group (default: %(default)s)")
     p.add_argument(
-        "--max-batch-messages", type=positive_int, default=5000, help="messages per partition batch (default: %(default)s)"
+        "--max-batch-messages",
+        type=positive_int,
+        default=20_000,
+        help="most messages in one partition batch (default: %(default)s)",
     )
     p.add_argument(
         "--max-wait", type=positive_float, default=1.0, metavar="SEC", help="longest a batch waits to fill (default: %(default)s)"
