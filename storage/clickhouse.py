@@ -33,6 +33,7 @@ from storage.datadir import lock_data_dir
 from storage.errors import classify
 from storage.native import Buffer, encode_columns, encode_frame, frame_column_names
 from storage.rollups_hour import gpu_hour
+from storage.straggler_hours import StragglerHours
 
 SAMPLES_TABLE = "gpu_samples"
 EVENT_COLUMNS = (
@@ -143,6 +144,7 @@ class ClickHouseStore:
         self._streams_rollups: bool | None = None  # looked up on the first sample insert
         # the rollups this writer inserts (a benchmark leaves one to a view it re-creates)
         self.stream_tables: tuple[str, ...] = STREAM_ROLLUPS
+        self.straggler_hours = StragglerHours()  # gpu_straggler_hour (018), computed once an hour is over
 
     @classmethod
     def open(cls, dsn: str) -> ClickHouseStore:
@@ -169,6 +171,7 @@ class ClickHouseStore:
                 except StoreRefusedData as exc:
                     message = f"{table} refused the rollup of stored rows (fix the store; the batch waits): {exc}"
                     raise StoreError(message, exc.code) from exc
+        self.straggler_hours.after_insert(self, frame)
         return len(frame)
 
     def _native_insert(self, table: str, names: list[str], parts: list[Buffer], token: str) -> None:
@@ -205,6 +208,7 @@ class ClickHouseStore:
     def schema_changed(self) -> None:
         """Called by the migrations after DDL: look up again whether the writer feeds the rollups."""
         self._streams_rollups = None
+        self.straggler_hours.schema_changed()
 
     def insert_events(self, events: Sequence[GpuEvent], dedup_token: str) -> int:
         rows = [
