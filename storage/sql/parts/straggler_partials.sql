@@ -10,11 +10,10 @@
 per_gpu AS
 (
     SELECT minute, cluster, rack, node, gpu_index, uuid,
-        sum(sm_clock_mhz_sum) / nullIf(sum(sm_clock_mhz_count), 0) AS clock_mhz,
-        sum(util_gpu_pct_sum) / nullIf(sum(util_gpu_pct_count), 0) AS util_pct
+        sm_clock_mhz_sum / nullIf(sm_clock_mhz_count, 0) AS clock_mhz,
+        util_gpu_pct_sum / nullIf(util_gpu_pct_count, 0) AS util_pct
     FROM minutes
-    GROUP BY minute, cluster, rack, node, gpu_index, uuid
-    HAVING util_pct >= 5
+    WHERE util_pct >= 5
 ),
 racks AS
 (

@@ -32,7 +32,7 @@ checked AS
 minutes AS
 (
     -- the window's minutes that no stored rack-hour covers: a minute range for the partial hours, whole hours where a rack is not stored
-    SELECT * FROM gpu_minute
+    SELECT * FROM gpu_minute FINAL
     WHERE minute BETWEEN m0 AND t1
       AND (minute < h0 OR minute >= h1 OR toStartOfHour(minute) IN (SELECT hour FROM checked WHERE stored = 0))
       AND (toStartOfHour(minute), cluster, rack) NOT IN (SELECT hour, cluster, rack FROM checked WHERE stored = 1)
@@ -45,7 +45,7 @@ gpu_partials AS
            rack_clock_minutes, rack_clock_mhz_sum, util_pct_sum, rack_util_pct_sum
     FROM partials
     UNION ALL
-    SELECT rack, node, gpu_index, uuid, busy_minutes AS busy, slow_minutes[stored_at] AS slow, clock_minutes, clock_mhz_sum,
+    SELECT rack, node, gpu_index, uuid, busy_minutes AS busy, slow_minutes[greatest(stored_at, 1)] AS slow, clock_minutes, clock_mhz_sum,
            rack_clock_minutes, rack_clock_mhz_sum, util_pct_sum, rack_util_pct_sum
     FROM gpu_straggler_hour FINAL
     WHERE hour >= h0 AND hour < h1 AND busy_minutes > 0
