@@ -37,3 +37,17 @@ PARTITION BY toYYYYMM(hour)
 ORDER BY (hour, cluster, rack, node, gpu_index, uuid)
 TTL hour + INTERVAL {minute_ttl_days} DAY
 SETTINGS ttl_only_drop_parts = 1;
+
+-- The facility alert rules read a few minutes of raw readings of every rack; sorted by series
+-- then time, a 5-minute window reads one or two 8,192-row granules of each of the fleet's
+-- ~1,000 series (157 racks x 6 sensors at 10,000 GPUs: ~10 M rows for 280,000 wanted). Sorted
+-- by time first, it reads the window. The readings are ~10 % of the GPU rows, so the copy is
+-- small beside gpu_samples; answers are the same either way (the rules aggregate).
+ALTER TABLE facility_readings
+    ADD PROJECTION IF NOT EXISTS facility_readings_by_time
+    (
+        SELECT * ORDER BY (ts, site, hall, rack, sensor)
+    );
+
+-- Readings stored before this migration get the projection too (a mutation over the table).
+ALTER TABLE facility_readings MATERIALIZE PROJECTION facility_readings_by_time SETTINGS mutations_sync = 1;
