@@ -47,7 +47,7 @@ WITH
     toDateTime({{hour_s:UInt32}}, 'UTC') AS h,
 minutes AS
 (
-    SELECT * FROM gpu_minute FINAL WHERE minute >= h AND minute < h + INTERVAL 1 HOUR
+    SELECT * FROM gpu_minute WHERE minute >= h AND minute < h + INTERVAL 1 HOUR
 ),
     -- @include straggler_partials
 ,

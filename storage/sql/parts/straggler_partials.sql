@@ -4,17 +4,20 @@
 -- median SM clock and utilization, then per GPU the busy minutes, the slow minutes for each
 -- deviation d of the array `deviations` (clock < (1 - d) x rack median; up to six, as
 -- countIf: a sumForEach over per-row arrays cost twice the time), and the sums and counts
--- the averages need. Three CTEs: per_gpu, racks, partials. Partial rows of a
--- GPU-minute are merged by GROUP BY (the minute-sorted projection serves a minute range);
+-- the averages need. Three CTEs: per_gpu, racks, partials. Partial rows of a GPU-minute
+-- are merged by GROUP BY, not FINAL: FINAL reads the base table, sorted by GPU then minute,
+-- whose minute filter prunes only by day partition (both days' granules for a 24 h window,
+-- 14.4 M rows at 10,000 GPUs), where the projection gpu_minute_by_time reads the minutes asked;
 -- each minute's rack is one group holding its busy GPUs as an array beside their median,
 -- unrolled again per GPU (no sort of every GPU-minute). Included after WITH.
 per_gpu AS
 (
     SELECT minute, cluster, rack, node, gpu_index, uuid,
-        sm_clock_mhz_sum / nullIf(sm_clock_mhz_count, 0) AS clock_mhz,
-        util_gpu_pct_sum / nullIf(util_gpu_pct_count, 0) AS util_pct
+        sum(sm_clock_mhz_sum) / nullIf(sum(sm_clock_mhz_count), 0) AS clock_mhz,
+        sum(util_gpu_pct_sum) / nullIf(sum(util_gpu_pct_count), 0) AS util_pct
     FROM minutes
-    WHERE util_pct >= 5
+    GROUP BY minute, cluster, rack, node, gpu_index, uuid
+    HAVING util_pct >= 5
 ),
 racks AS
 (

@@ -32,7 +32,7 @@ checked AS
 minutes AS
 (
     -- the window's minutes that no stored rack-hour covers: a minute range for the partial hours, whole hours where a rack is not stored
-    SELECT * FROM gpu_minute FINAL
+    SELECT * FROM gpu_minute
     WHERE minute BETWEEN m0 AND t1
       AND (minute < h0 OR minute >= h1 OR toStartOfHour(minute) IN (SELECT hour FROM checked WHERE stored = 0))
       AND (toStartOfHour(minute), cluster, rack) NOT IN (SELECT hour, cluster, rack FROM checked WHERE stored = 1)
