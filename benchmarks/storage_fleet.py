@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.frame import GpuFrame
-from storage.clickhouse import ClickHouseStore
 from storage import straggler_hours
+from storage.clickhouse import ClickHouseStore
 from storage.migrations import available, migrate
 
 TICKS_PER_BATCH = 120  # 1,024 GPUs x 120 s = 123k rows per insert, inside the 50k-200k guidance

@@ -130,7 +130,8 @@ def main() -> None:
         ).rows[0]
         full = raw_window = {"from_ms": first_ms, "to_ms": last_ms}
         scale, what = 1.0, f"{rows:,} raw rows"
-    for table in ("gpu_samples", "gpu_minute", "gpu_hour", "power_fleet_1s", "power_rack_1s", "power_hall_1s", "gpu_straggler_hour"):
+    tables = ("gpu_samples", "gpu_minute", "gpu_hour", "power_fleet_1s", "power_rack_1s", "power_hall_1s", "gpu_straggler_hour")
+    for table in tables:
         store.command(f"OPTIMIZE TABLE {table} FINAL")
     print(f"{args.gpus:,} GPUs x {args.hours:g} h: {what}; stored and merged in {time.perf_counter() - t:.0f} s")
     whole, projection = store.query(
@@ -164,8 +165,10 @@ def main() -> None:
     straggler = queries.get("stragglers")
     straggler_params = straggler.bind({k: v for k, v in params.items() if k in dict(straggler.params)} | full)
     before_s, before = timed(store, previous("stragglers"), straggler_params, args.repeats)
-    print(f"stragglers as of {PREVIOUS_REV} (every minute from gpu_minute), same window: {before_s * 1000:.0f} ms"
-          f" ({before_s / stragglers_s:.1f}x the named query); same answer: {_agree('stragglers', stragglers, before)}")
+    print(
+        f"stragglers as of {PREVIOUS_REV} (every minute from gpu_minute), same window: {before_s * 1000:.0f} ms"
+        f" ({before_s / stragglers_s:.1f}x the named query); same answer: {_agree('stragglers', stragglers, before)}"
+    )
 
 
 def _agree(name: str, fast: list[tuple[Any, ...]], slow: list[tuple[Any, ...]]) -> str:

@@ -60,11 +60,11 @@ def answer(store: ClickHouseStore, window: dict[str, Any]) -> tuple[list[tuple[A
 def current(store: ClickHouseStore, hour_s: int) -> tuple[bool, int]:
     """(a row stored for every GPU of the hour in gpu_hour, how many of its racks' sample counts equal gpu_hour's)."""
     every, fresh = store.query(
-        """SELECT count() = (SELECT uniqExact(uuid) FROM gpu_hour WHERE hour = toDateTime({h:UInt32})), (SELECT count() FROM
-               (SELECT rack, max(rack_samples) AS n FROM gpu_straggler_hour FINAL WHERE hour = toDateTime({h:UInt32}) GROUP BY rack) AS s
-               INNER JOIN (SELECT rack, sum(samples) AS n FROM gpu_hour WHERE hour = toDateTime({h:UInt32}) GROUP BY rack) AS g
-               USING (rack, n))
-           FROM gpu_straggler_hour FINAL WHERE hour = toDateTime({h:UInt32})""",
+        """WITH toDateTime({h:UInt32}) AS h
+           SELECT count() = (SELECT uniqExact(uuid) FROM gpu_hour WHERE hour = h), (SELECT count() FROM
+               (SELECT rack, max(rack_samples) AS n FROM gpu_straggler_hour FINAL WHERE hour = h GROUP BY rack) AS s
+               INNER JOIN (SELECT rack, sum(samples) AS n FROM gpu_hour WHERE hour = h GROUP BY rack) AS g USING (rack, n))
+           FROM gpu_straggler_hour FINAL WHERE hour = h""",
         {"h": hour_s},
     ).rows[0]
     return bool(every), int(fresh)
