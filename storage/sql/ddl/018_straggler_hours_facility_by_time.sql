@@ -5,7 +5,8 @@
 -- an INSERT ... SELECT over the hour's gpu_minute rows, ~10,000 rows per minute at 10,000
 -- GPUs), and again when later rows for it arrive through the same writer. Every GPU of a
 -- rack-hour gets a row (busy_minutes 0 where it never was busy), so a recomputation replaces
--- all of the rack-hour's rows (ReplacingMergeTree by computed_at, read FINAL).
+-- all of the rack-hour's rows (ReplacingMergeTree by computed_at, read FINAL). Every
+-- recomputation carries a new computed_at, so block deduplication never drops one.
 -- rack_samples is the rack-hour's raw sample count the rows were computed from: the query
 -- uses a rack-hour only while it equals gpu_hour's count for that rack and hour, and computes
 -- any other (late rows from another writer, a crash between insert and refresh) from
@@ -36,7 +37,7 @@ ENGINE = ReplacingMergeTree(computed_at)
 PARTITION BY toYYYYMM(hour)
 ORDER BY (hour, cluster, rack, node, gpu_index, uuid)
 TTL hour + INTERVAL {minute_ttl_days} DAY
-SETTINGS ttl_only_drop_parts = 1;
+SETTINGS non_replicated_deduplication_window = 10000, ttl_only_drop_parts = 1;
 
 -- The facility alert rules read a few minutes of raw readings of every rack; sorted by series
 -- then time, a 5-minute window reads one or two 8,192-row granules of each of the fleet's
