@@ -94,6 +94,7 @@ def one_size(gpus: int, hours: int, raw_minutes: int, repeats: int, rev: str, fa
         "power_rack_1s",
         "facility_readings",
         "gpu_latest_state",
+        "gpu_straggler_hour",
     ):
         store.command(f"OPTIMIZE TABLE {table} FINAL")
     fill_s = time.perf_counter() - t

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.frame import GpuFrame
+from storage import straggler_hours
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import available, migrate
 
@@ -92,7 +93,8 @@ def generated_store(prefix: str, gpus: int, hours: int, raw_minutes: int) -> tup
     """`open_store(prefix)`, schema v2, `hours` of `gpus` GPUs ending at a whole minute: the
     last `raw_minutes` real (the synthetic fleet through `insert_samples`, every rollup filled), the
     hours before generated into gpu_minute (gpu_hour from it by `hour_from_minute_sql`) and power_fleet_1s by
-    SQL, as `bench_report.py` fills them. (store, raw rows, end of the window in epoch s)."""
+    SQL, as `bench_report.py` fills them, and gpu_straggler_hour computed for the generated hours
+    (what the writer does as each hour closes). (store, raw rows, end of the window in epoch s)."""
     from bench_report import _gpus, fill_gpu_minute, fill_raw, fill_small_rollups  # it imports this module
 
     store = open_store(prefix)
@@ -102,5 +104,7 @@ def generated_store(prefix: str, gpus: int, hours: int, raw_minutes: int) -> tup
     fleet = SyntheticFleet(gpus, 1, load_scenario("default"), (end_s - raw_s) * 1000, 1.0, float(raw_s))
     _gpus(store, fleet)
     fill_gpu_minute(store, start_s, hours * 60 - raw_minutes)
+    # what the writer computes as each hour closes (storage/straggler_hours.py), for the generated hours
+    straggler_hours.refresh(store, range(start_s // 3600 * 3600, (end_s - raw_s) // 3600 * 3600, 3600))
     fill_small_rollups(store, start_s, hours * 3600 - raw_s, gpus)
     return store, fill_raw(store, fleet, raw_s), end_s

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import time
 from typing import Any
 
@@ -30,9 +31,11 @@ from storage_fleet import filled_store, flags, generated_store, mib
 
 from storage import queries
 from storage.clickhouse import ClickHouseStore
+from storage.sqlfiles import resolve
 
 WINDOW = "ts BETWEEN fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC') AND fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')"
 SLOW_S = 3.0
+PREVIOUS_REV = "18a404a"  # main before gpu_straggler_hour (018)
 RAW: dict[str, str] = {
     "fleet_power_series": f"""
         SELECT toStartOfInterval(s, toIntervalSecond({{step_s:UInt32}})) AS t, avg(megawatts) AS avg_megawatts,
@@ -60,9 +63,17 @@ RAW: dict[str, str] = {
 }
 
 
+def previous(name: str) -> str:
+    """The named query's text as of PREVIOUS_REV (before gpu_straggler_hour), read with `git show`."""
+    path = f"storage/sql/queries/{name}.sql"
+    text = subprocess.run(["git", "show", f"{PREVIOUS_REV}:{path}"], capture_output=True, text=True, check=True).stdout
+    return resolve(text, path)
+
+
 def raw_stragglers() -> str:
-    """The stragglers query with its per-GPU-minute step computed from raw rows."""
-    text = queries.get("stragglers").text
+    """The stragglers query (as of PREVIOUS_REV: every minute from gpu_minute) with its
+    per-GPU-minute step computed from raw rows."""
+    text = previous("stragglers")
     start, end = text.index("per_gpu AS"), text.index("racks AS")
     per_gpu = f"""per_gpu AS
 (
@@ -119,7 +130,8 @@ def main() -> None:
         ).rows[0]
         full = raw_window = {"from_ms": first_ms, "to_ms": last_ms}
         scale, what = 1.0, f"{rows:,} raw rows"
-    for table in ("gpu_samples", "gpu_minute", "gpu_hour", "power_fleet_1s", "power_rack_1s", "power_hall_1s"):
+    tables = ("gpu_samples", "gpu_minute", "gpu_hour", "power_fleet_1s", "power_rack_1s", "power_hall_1s", "gpu_straggler_hour")
+    for table in tables:
         store.command(f"OPTIMIZE TABLE {table} FINAL")
     print(f"{args.gpus:,} GPUs x {args.hours:g} h: {what}; stored and merged in {time.perf_counter() - t:.0f} s")
     whole, projection = store.query(
@@ -134,7 +146,7 @@ def main() -> None:
     raw_label = "raw rows" if scale == 1 else f"raw rows, last {args.raw_minutes} min (x{scale:g} for {args.hours:g} h)"
     print(f"\n| query ({args.hours:g} h, whole fleet) | rollups (named query) | {raw_label} | speed-up | same answer |")
     print("|---|---|---|---|---|")
-    total_s = 0.0
+    total_s, stragglers_s, stragglers = 0.0, 0.0, []
     for name, raw_sql in RAW.items():
         named = queries.get(name)
         bound = {k: v for k, v in params.items() if k in dict(named.params)}
@@ -146,8 +158,17 @@ def main() -> None:
         raw_text = f"{slow_s * 1000:.0f} ms" if scale == 1 else f"{slow_s * 1000:.0f} ms (~{slow_full_s:.1f} s)"
         agree = _agree(name, fast, slow)
         total_s += fast_s
+        if name == "stragglers":
+            stragglers_s, stragglers = fast_s, timed(store, named.text, named.bind(bound | full), 1)[1]
         print(f"| {name} | {fast_s * 1000:.0f} ms | {raw_text} | {slow_full_s / fast_s:.0f}x | {agree} |", flush=True)
     print(f"\nall {len(RAW)} named queries: {total_s * 1000:.0f} ms; load average {os.getloadavg()[0]:.1f} (2 vCPUs)")
+    straggler = queries.get("stragglers")
+    straggler_params = straggler.bind({k: v for k, v in params.items() if k in dict(straggler.params)} | full)
+    before_s, before = timed(store, previous("stragglers"), straggler_params, args.repeats)
+    print(
+        f"stragglers as of {PREVIOUS_REV} (every minute from gpu_minute), same window: {before_s * 1000:.0f} ms"
+        f" ({before_s / stragglers_s:.1f}x the named query); same answer: {_agree('stragglers', stragglers, before)}"
+    )
 
 
 def _agree(name: str, fast: list[tuple[Any, ...]], slow: list[tuple[Any, ...]]) -> str:

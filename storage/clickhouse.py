@@ -37,6 +37,7 @@ from storage.datadir import lock_data_dir
 from storage.errors import classify
 from storage.native import Buffer, categorical, encode_columns, encode_frame, frame_column_names, nullable
 from storage.rollups_hour import gpu_hour
+from storage.straggler_hours import StragglerHours
 
 SAMPLES_TABLE = "gpu_samples"
 EVENT_COLUMNS = (
@@ -148,6 +149,7 @@ class ClickHouseStore:
         # the rollups this writer inserts (a benchmark leaves one to a view it re-creates)
         self.stream_tables: tuple[str, ...] = STREAM_ROLLUPS
         self._rollup_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollups")
+        self.straggler_hours = StragglerHours()  # gpu_straggler_hour (018), computed once an hour is over
 
     @classmethod
     def open(cls, dsn: str) -> ClickHouseStore:
@@ -175,6 +177,7 @@ class ClickHouseStore:
             except StoreRefusedData as exc:
                 message = f"{table} refused the rollup of stored rows (fix the store; the batch waits): {exc}"
                 raise StoreError(message, exc.code) from exc
+        self.straggler_hours.after_insert(self, frame)
         return len(frame)
 
     def _rollup_blocks(self, frame: GpuFrame) -> list[tuple[str, list[str], list[Buffer]]]:
@@ -219,6 +222,7 @@ class ClickHouseStore:
     def schema_changed(self) -> None:
         """Called by the migrations after DDL: look up again whether the writer feeds the rollups."""
         self._streams_rollups = None
+        self.straggler_hours.schema_changed()
 
     def insert_events(self, events: Sequence[GpuEvent], dedup_token: str) -> int:
         rows = [

@@ -62,6 +62,7 @@ TTL_OF_TABLE: dict[str, tuple[str, str]] = {
     "power_hall_1s": ("ts + INTERVAL {days} DAY", "minute_days"),
     "power_fleet_1s": ("ts + INTERVAL {days} DAY", "minute_days"),
     "gpu_hour": ("hour + INTERVAL {days} DAY", "hour_days"),
+    "gpu_straggler_hour": ("hour + INTERVAL {days} DAY", "minute_days"),
     "job_assignments": ("toDateTime(ts) + INTERVAL {days} DAY", "hour_days"),
     "gpu_jobs": ("toDateTime(last_ts) + INTERVAL {days} DAY", "hour_days"),
 }

@@ -51,9 +51,10 @@ def test_cluster_ddl_is_replicated_distributed_by_node_and_parses(store: ClickHo
     minute_alters = [s for s in statements if s.startswith("ALTER TABLE gpu_minute") and "ADD COLUMN" in s]
     # 011 and 012 each: the local table, then its Distributed table (without codecs)
     assert len(minute_alters) == 4 and "CODEC" not in minute_alters[1] and "CODEC" not in minute_alters[3]
-    # 015's projection (and the setting it needs) belongs to the local tables only
+    # 015's projection (and the setting it needs) and 018's on facility_readings belong to the local tables only
     shapes = [s for s in statements if "PROJECTION" in s or "deduplicate_merge_projection_mode" in s]
-    assert len(shapes) == 3 and all(s.startswith("ALTER TABLE gpu_minute_local ON CLUSTER 'gpu_fleet'") for s in shapes)
+    on_local = tuple(f"ALTER TABLE {t}_local ON CLUSTER 'gpu_fleet'" for t in ("gpu_minute", "facility_readings"))
+    assert len(shapes) == 5 and all(s.startswith(on_local) for s in shapes)
     assert not any(s.startswith("INSERT") for s in statements)  # no backfill on a new cluster
 
 

@@ -34,6 +34,8 @@ def test_the_samples_and_every_rollup_the_writer_inserts_are_sharded_by_their_ro
         assert keys[table] != "rand()", table
     assert keys["power_rack_1s"] == "cityHash64(rack)"
     assert keys["gpu_minute"] == keys["gpu_hour"] == keys["gpu_latest_state"] == "cityHash64(node)"
+    # the writer's INSERT ... SELECT of each closed hour (018) lands a GPU's rows on one shard, where FINAL replaces them
+    assert keys["gpu_straggler_hour"] == "cityHash64(node)"
 
 
 def test_migration_014_reshards_the_rack_rollup_and_drops_the_raw_views() -> None:

@@ -4,42 +4,62 @@
 -- One slow GPU holds back every GPU of a synchronous job. Rack peers stand in for job peers
 -- (jobs are not in the schema); utilization is shown beside the clock but not used to flag,
 -- since two jobs sharing a rack can differ in utilization legitimately. A whole rack slowed
--- by heat is not a straggler: see throttled_gpus. From the per-minute rollup read with FINAL
--- (its partial rows merged in key order as they stream, instead of a hash table of every
--- GPU-minute); each minute's rack is one group holding its busy GPUs as an array beside their
--- median, unrolled again per GPU (no sort of every GPU-minute, which the window-function
--- version paid); GPUs are grouped by uuid alone.
+-- by heat is not a straggler: see throttled_gpus. Whole clock hours come from
+-- gpu_straggler_hour (018: the same sums per GPU-hour, computed by the writer once the hour
+-- is over) for each rack-hour whose stored sample count still equals gpu_hour's, and only
+-- for the deviations it keeps; every other minute of the window (the partial hours at its
+-- ends, the open hour, a rack-hour with later rows, another deviation) is computed from
+-- gpu_minute (part straggler_partials). The averages are sums over counts of both.
 -- Params: from_ms, to_ms (epoch ms), deviation (e.g. 0.1), min_minutes.
 -- Defaults: from_ms=now-1h, to_ms=now, deviation=0.1, min_minutes=5
 WITH
-per_gpu AS
+    -- @include straggler_deviations
+    toStartOfMinute(toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC')) AS m0,
+    toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC') AS t1,
+    if(toStartOfHour(m0) = m0, m0, toStartOfHour(m0) + INTERVAL 1 HOUR) AS h0,
+    toStartOfHour(t1 - INTERVAL 59 MINUTE) + INTERVAL 1 HOUR AS h1,
+    indexOf(straggler_deviations, {deviation:Float64}) AS stored_at,
+    [{deviation:Float64}] AS deviations,
+checked AS
 (
-    SELECT minute, cluster, rack, node, gpu_index, uuid,
-        sm_clock_mhz_sum / nullIf(sm_clock_mhz_count, 0) AS clock_mhz,
-        util_gpu_pct_sum / nullIf(util_gpu_pct_count, 0) AS util_pct
-    FROM gpu_minute FINAL
-    WHERE minute BETWEEN toStartOfMinute(toDateTime(intDiv({from_ms:Int64}, 1000), 'UTC'))
-                     AND toDateTime(intDiv({to_ms:Int64}, 1000), 'UTC')
-      AND util_pct >= 5
+    -- every rack-hour of the whole hours, stored = 1 where gpu_straggler_hour holds it as gpu_hour counts it now
+    SELECT hour, cluster, rack, toUInt8(stored_at > 0 AND s.rack_samples = h.samples) AS stored
+    FROM (SELECT hour, cluster, rack, sum(samples) AS samples FROM gpu_hour WHERE hour >= h0 AND hour < h1
+          GROUP BY hour, cluster, rack) AS h
+    LEFT JOIN (SELECT hour, cluster, rack, max(rack_samples) AS rack_samples FROM gpu_straggler_hour FINAL
+               WHERE hour >= h0 AND hour < h1 GROUP BY hour, cluster, rack) AS s USING (hour, cluster, rack)
 ),
-racks AS
+minutes AS
 (
-    SELECT minute, cluster, rack,
-        groupArray((uuid, node, gpu_index, clock_mhz, util_pct)) AS gpus,
-        median(clock_mhz) AS rack_clock_mhz, median(util_pct) AS rack_util_pct
-    FROM per_gpu
-    GROUP BY minute, cluster, rack
-    HAVING count() >= 4
+    -- the window's minutes that no stored rack-hour covers: a minute range for the partial hours, whole hours where a rack is not stored
+    SELECT * FROM gpu_minute
+    WHERE minute BETWEEN m0 AND t1
+      AND (minute < h0 OR minute >= h1 OR toStartOfHour(minute) IN (SELECT hour FROM checked WHERE stored = 0))
+      AND (toStartOfHour(minute), cluster, rack) NOT IN (SELECT hour, cluster, rack FROM checked WHERE stored = 1)
+),
+    -- @include straggler_partials
+,
+gpu_partials AS
+(
+    SELECT rack, node, gpu_index, uuid, busy_minutes AS busy, slow_minutes[1] AS slow, clock_minutes, clock_mhz_sum,
+           rack_clock_minutes, rack_clock_mhz_sum, util_pct_sum, rack_util_pct_sum
+    FROM partials
+    UNION ALL
+    SELECT rack, node, gpu_index, uuid, busy_minutes AS busy, slow_minutes[greatest(stored_at, 1)] AS slow, clock_minutes, clock_mhz_sum,
+           rack_clock_minutes, rack_clock_mhz_sum, util_pct_sum, rack_util_pct_sum
+    FROM gpu_straggler_hour FINAL
+    WHERE hour >= h0 AND hour < h1 AND busy_minutes > 0
+      AND (hour, cluster, rack) IN (SELECT hour, cluster, rack FROM checked WHERE stored = 1)
 )
 SELECT
-    any(rack) AS rack, any(g.2) AS node, any(g.3) AS gpu_index, g.1 AS uuid,
-    countIf(g.4 < (1 - {deviation:Float64}) * rack_clock_mhz) AS slow_minutes,
-    count() AS busy_minutes,
-    round(avg(g.4)) AS avg_sm_clock_mhz,
-    round(avg(rack_clock_mhz)) AS rack_median_sm_clock_mhz,
-    round(avg(g.5), 1) AS avg_util_pct,
-    round(avg(rack_util_pct), 1) AS rack_median_util_pct
-FROM racks ARRAY JOIN gpus AS g
+    any(rack) AS rack, any(node) AS node, any(gpu_index) AS gpu_index, uuid,
+    sum(slow) AS slow_minutes,
+    sum(busy) AS busy_minutes,
+    round(sum(clock_mhz_sum) / sum(clock_minutes)) AS avg_sm_clock_mhz,
+    round(sum(rack_clock_mhz_sum) / sum(rack_clock_minutes)) AS rack_median_sm_clock_mhz,
+    round(sum(util_pct_sum) / busy_minutes, 1) AS avg_util_pct,
+    round(sum(rack_util_pct_sum) / busy_minutes, 1) AS rack_median_util_pct
+FROM gpu_partials
 GROUP BY uuid
 HAVING slow_minutes >= {min_minutes:UInt32}
 ORDER BY slow_minutes DESC, avg_sm_clock_mhz, node, gpu_index
