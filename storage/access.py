@@ -41,4 +41,5 @@ def render_users(database: str, cluster: str | None = None, env: dict[str, str] 
     return statements
 
 
-_LOCAL_GRANT = re.compile(r"^(GRANT .* INSERT ON \w+\.\w+)( TO gpufleet_ingest)$")
+# INSERT and SELECT grants on data tables (not the migrations record, replicated to every server)
+_LOCAL_GRANT = re.compile(r"^(GRANT .* (?:INSERT|SELECT) ON \w+\.(?!gpufleet_migrations\b)\w+)( TO gpufleet_ingest)$")

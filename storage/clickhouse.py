@@ -86,6 +86,9 @@ INGEST_TABLES = (
     "gpu_instance_activity",
     "gpu_minute", "gpu_hour", "power_rack_1s", "gpu_latest_state",
 )  # fmt: skip
+# What the writer writes and reads by INSERT ... SELECT, beside INGEST_TABLES (storage.straggler_hours)
+INGEST_REFRESHED = ("gpu_straggler_hour",)
+INGEST_READS = ("gpu_minute",)
 # The rollups the writer computes from each batch (migration 014 dropped the views that fed
 # them), in insert order, after the raw rows; power_hall_1s and power_fleet_1s stay views
 # chained from power_rack_1s.

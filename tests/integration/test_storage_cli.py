@@ -11,7 +11,7 @@ import pytest
 
 from gpufleet.contract.errors import ConfigError
 from storage.access import render_users
-from storage.clickhouse import INGEST_TABLES, ClickHouseStore
+from storage.clickhouse import INGEST_READS, INGEST_REFRESHED, INGEST_TABLES, ClickHouseStore
 from storage.cluster import render
 from storage.migrations import available
 from tests.support.cli import run_cli
@@ -64,7 +64,13 @@ def test_server_users_are_least_privilege_and_parse(store: ClickHouseStore) -> N
         assert all(parses(store, s) for s in statements)
     text = "\n".join(statements)
     ingest = [s for s in statements if s.startswith("GRANT") and "gpufleet_ingest" in s and "gpufleet_migrations" not in s]
-    assert len(ingest) == 2 * len(INGEST_TABLES) and all(" INSERT ON telemetry." in s for s in ingest)  # t and t_local
+    inserts = {s.split(" INSERT ON telemetry.")[1].split()[0] for s in ingest if " INSERT ON " in s}
+    selects = {s.split(" SELECT ON telemetry.")[1].split()[0] for s in ingest if " SELECT ON " in s}
+    written = (*INGEST_TABLES, *INGEST_REFRESHED)
+    assert inserts == {*written, *(f"{t}_local" for t in written)}  # t and t_local
+    assert selects == {*INGEST_READS, *(f"{t}_local" for t in INGEST_READS)}
+    assert len(ingest) == 2 * (len(written) + len(INGEST_READS))
+    assert "GRANT ON CLUSTER 'gpu_fleet' SELECT ON telemetry.gpufleet_migrations TO gpufleet_ingest" in statements
     assert "GRANT ON CLUSTER 'gpu_fleet' SELECT ON telemetry.* TO gpufleet_grafana" in statements
     assert "readonly = 2" in text and "max_execution_time = 60 MIN 1 MAX 600 CHANGEABLE_IN_READONLY" in text
     assert "ingest-secret" not in text and "grafana-secret" not in text

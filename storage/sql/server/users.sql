@@ -31,6 +31,12 @@ GRANT {on_cluster} INSERT ON {database}.gpu_minute TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.gpu_hour TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.power_rack_1s TO gpufleet_ingest;
 GRANT {on_cluster} INSERT ON {database}.gpu_latest_state TO gpufleet_ingest;
+-- Since migration 018 the writer also computes gpu_straggler_hour once an hour is over, by an
+-- INSERT ... SELECT over that hour's gpu_minute rows (storage/straggler_hours.py): the one
+-- table it reads (storage.clickhouse.INGEST_READS). Without these two it logs a warning and
+-- `stragglers` computes those hours from gpu_minute itself (slower, the same answer).
+GRANT {on_cluster} INSERT ON {database}.gpu_straggler_hour TO gpufleet_ingest;
+GRANT {on_cluster} SELECT ON {database}.gpu_minute TO gpufleet_ingest;
 -- and reads the schema version once (which migrations are applied decides whether it writes
 -- the rollups itself: storage.clickhouse.ClickHouseStore.streams_rollups); no data.
 GRANT {on_cluster} SELECT ON {database}.gpufleet_migrations TO gpufleet_ingest;
