@@ -21,7 +21,11 @@ of the loop share the cores instead of taking turns. The order of effects stays 
 one: delivery N+1 goes through `DropRepeats` only after N was stored and remembered, N is
 committed only after its write returned, and a write that fails is retried here, serially,
 exactly as without overlap (backoff, keepalive, nothing committed). The subscription is
-used from this thread only; the write thread touches nothing but the store.
+used from this thread only; the write thread touches nothing but the store. A rebalance
+starts inside one of this thread's polls, possibly during a write: a subscription with
+`on_revoke` (Kafka) calls back before it gives partitions up, and the write in flight is
+finished and committed there, so the next owner of its partition starts after it; what was
+polled ahead for a partition no longer owned is dropped, not written.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +109,10 @@ class Ingest:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ingest-write") if overlap else None
         self._writing: tuple[Delivery, Repeats, Future[None]] | None = None  # overlap: the write in flight
         self._ahead: Delivery | None = None  # overlap: polled while that write ran, not through DropRepeats yet
+        self._finished_early: Delivery | None = None  # overlap: committed by `_finish_for_revoke` inside a poll
+        on_revoke = getattr(subscription, "on_revoke", None)
+        if self._writer is not None and on_revoke is not None:
+            on_revoke(self._finish_for_revoke)
 
     def stop(self) -> None:
         self._stop.set()
@@ -160,21 +169,49 @@ class Ingest:
             if first is None:
                 return None
             self._start_write(first)
-        assert self._writing is not None
-        delivery, repeats, future = self._writing
-        while self._ahead is None and not future.done():
+        writing = self._writing
+        assert writing is not None
+        delivery, repeats, future = writing
+        while self._ahead is None and self._writing is writing and not future.done():
             self._ahead = self.subscription.poll(_AHEAD_POLL_S)  # fetch and decode during the write
-        self._writing = None
+        if self._writing is not writing:  # a rebalance began in that poll, and committed it first
+            done, self._finished_early = self._finished_early, None
+        else:
+            self._writing = None
+            try:
+                future.result()
+            except (TransientError, StoreError) as exc:  # the serial path retries it, with backoff and keepalive
+                if not self._write_until_stored(delivery, exc):
+                    return None  # stopping, or revoked: uncommitted, delivered again
+            self._stored(delivery, repeats)
+            done = delivery
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and self._owned(ahead):
+            self._start_write(ahead)
+        return done
+
+    def _finish_for_revoke(self, wait_s: float) -> None:
+        """The subscription is about to give partitions up (called inside this thread's poll):
+        the write in flight is waited for, at most `wait_s`, and committed now, while this
+        member still owns its partition. Past `wait_s`, or if it failed, the step handles it
+        as before: its commit is refused and the next owner writes the range again (same token)."""
+        writing = self._writing
+        if writing is None:
+            return
+        delivery, repeats, future = writing
         try:
-            future.result()
-        except (TransientError, StoreError) as exc:  # the serial path retries it, with backoff and keepalive
-            if not self._write_until_stored(delivery, exc):
-                return None  # stopping, or revoked: uncommitted, delivered again
+            future.result(timeout=wait_s)
+        except FutureTimeout:
+            log.warning("write still running when its partition was revoked", extra={"token": delivery.token})
+            return
+        except (TransientError, StoreError):
+            return
+        self._writing = None
         self._stored(delivery, repeats)
-        if self._ahead is not None:
-            self._start_write(self._ahead)
-            self._ahead = None
-        return delivery
+        self._finished_early = delivery
+
+    def _owned(self, delivery: Delivery) -> bool:
+        return bool(getattr(self.subscription, "owns", lambda _d: True)(delivery))
 
     def _start_write(self, delivery: Delivery) -> None:
         assert self._writer is not None
@@ -211,7 +248,7 @@ class Ingest:
             attempt += 1
             if self._wait(delay):
                 return False  # shutting down: uncommitted, so it is delivered again later
-            if not getattr(self.subscription, "owns", lambda _d: True)(delivery):
+            if not self._owned(delivery):
                 return False  # a rebalance gave its partition to another member, which stores it
 
     def _wait(self, delay_s: float) -> bool:

@@ -81,6 +81,7 @@ class SubscriptionStats:
     commits: int = 0
     commit_failures: int = 0
     revoked_deliveries: int = 0  # deliveries whose partition moved to another member before their commit
+    commits_before_revoke: int = 0  # writes in flight when a rebalance began, finished and committed first
     ranges_recorded: int = 0
     ranges_repeated: int = 0  # first batches re-formed to a range recorded before a crash/rebalance
     topic_resets: int = 0  # a topic came back with a new id (deleted and created, or broker data lost)

@@ -49,12 +49,9 @@ class ServiceOptions:
     metrics_port: int | None = None
     stats_interval_s: float = 10.0
     exit_when_idle_s: float | None = None  # tests and one-shot backfills: stop after this long without data
-    # Off: the write thread (pipeline.ingest, overlap) polls during a write, so a rebalance can
-    # revoke a partition while its delivery is being written; the new owner then writes the same
-    # range again. One shared store drops it by its token, but the 3-node rolling-restart test,
-    # one store per member, saw 192 rows in both (docs/kafka.md). On again once the revoke
-    # callback finishes and commits the write in flight.
-    overlap: bool = False
+    # The write thread (pipeline.ingest, overlap): a delivery is written while the next is
+    # fetched and decoded; a rebalance during a write finishes and commits it first (on_revoke).
+    overlap: bool = True
 
 
 class IngestService:

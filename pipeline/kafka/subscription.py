@@ -10,12 +10,15 @@ commits the consumer offset; ingest calls it only after the store acknowledged t
 A partition revoked in a rebalance takes its in-flight delivery with it: `owns` turns false
 (ingest stops retrying that write) and `commit` refuses it, so a member that lost a
 partition never moves that partition's committed offset backwards under the new owner.
+A write that is running when the rebalance starts (ingest's write thread) is first finished
+and committed through the hook set with `on_revoke`, so the next owner starts after it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -98,6 +101,10 @@ class KafkaSubscription:
         self._topic_ids: dict[str, str] = {}
         self._topics_checked_s = 0.0
         self._draining = False
+        self._revoke_hook: Callable[[float], None] | None = None
+        self._revoking = False  # inside that hook: on kafka-python's IO thread
+        # The hook blocks the IO thread, heartbeats included: stay well inside the session.
+        self._revoke_wait_s = self.config.session_timeout_ms / 1000 * 0.6
         self._consumer.subscribe(list(topics.INGESTED), listener=_Listener(self))
 
     # ---- Subscription -----------------------------------------------------------------
@@ -130,7 +137,16 @@ class KafkaSubscription:
             letters = [dead_letter(record, reason, pos.topic_id) for record, reason in pos.refused]
             letters += [refused_letter(d, pos.tp.topic, pos.tp.partition, pos.topic_id) for d in delivery.store_refused]
             self._dead.send(letters)
-            self._consumer.commit({pos.tp: OffsetAndMetadata(pos.last + 1, "", -1)}, timeout_ms=_KAFKA_CALL_MS)
+            offsets = {pos.tp: OffsetAndMetadata(pos.last + 1, "", -1)}
+            if self._revoking:
+                # A blocking commit from the IO thread would wait for itself. This one goes out on
+                # the coordinator's connection before the JoinGroup that follows the hook, and the
+                # broker answers a connection's requests in order, so it is stored before the next
+                # owner asks for the committed offset; if refused, that owner repeats the range.
+                self._consumer.commit_async(offsets, callback=self._committed_before_revoke)
+                self.stats.commits_before_revoke += 1
+            else:
+                self._consumer.commit(offsets, timeout_ms=_KAFKA_CALL_MS)
         except CommitFailedError:
             self.stats.commit_failures += 1  # the partition moved to another member, which repeats the range
             log.warning("offset commit refused after a rebalance", extra={"tp": str(pos.tp), "last": pos.last})
@@ -144,6 +160,19 @@ class KafkaSubscription:
         for reason in [r for _, r in pos.refused] + [d.reason for d in delivery.store_refused]:
             kind = reason.split(" ", 1)[0].rstrip(":")
             self.stats.dead_letters[kind] = self.stats.dead_letters.get(kind, 0) + 1
+
+    def _committed_before_revoke(self, offsets: Any, response: Any) -> None:
+        if isinstance(response, Exception):
+            self.stats.commit_failures += 1
+            log.warning("offset commit before a rebalance refused", extra={"offsets": str(offsets), "error": str(response)[:200]})
+
+    def on_revoke(self, hook: Callable[[float], None]) -> None:
+        """`hook(wait_s)` runs inside the `poll` that starts a rebalance, before any partition is
+        given up: ingest's write thread (overlap) finishes the write in flight there, waiting at
+        most `wait_s`, and `commit`s it, so the partition's next owner starts after that range
+        instead of writing it again. kafka-python calls it on its IO thread while this
+        thread waits in `poll`; nothing else runs meanwhile."""
+        self._revoke_hook = hook
 
     def owns(self, delivery: Delivery) -> bool:
         """Whether `delivery`'s partition is still this member's since it was delivered (no rebalance took it)."""
@@ -409,6 +438,16 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self.sub = sub
 
     def on_partitions_revoked(self, revoked: Any) -> None:
+        sub = self.sub
+        if sub._revoke_hook is not None and revoked:  # still the owner: what is being written can be committed
+            sub._revoking = True
+            try:
+                sub._revoke_hook(sub._revoke_wait_s)
+            finally:
+                sub._revoking = False
+        self._forget(revoked)
+
+    def _forget(self, revoked: Any) -> None:
         for tp in revoked:
             self.sub._batches.pop(tp, None)
             self.sub._fresh.discard(tp)
@@ -418,4 +457,4 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self.sub._fresh.update(assigned)
 
     def on_partitions_lost(self, lost: Any) -> None:
-        self.on_partitions_revoked(lost)
+        self._forget(lost)  # no longer a member: a commit would be refused

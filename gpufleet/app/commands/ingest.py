@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="apply pending schema migrations at start (needs DDL rights; default: only for an embedded chdb:// store)",
     )
     p.add_argument(
+        "--write-thread",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write each delivery on a second thread while the next is fetched and decoded (default: on)",
+    )
+    p.add_argument(
         "--instance-id", help="static group membership (e.g. the host name): a restart rejoins without a rebalance (default: off)"
     )
 
@@ -61,7 +67,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     subscription = KafkaSubscription(settings.kafka, args.kafka, config)
     _arm_failpoint(subscription, store)
-    service = IngestService(subscription, store, ServiceOptions(args.metrics_port, args.stats_interval, args.exit_when_idle))
+    options = ServiceOptions(args.metrics_port, args.stats_interval, args.exit_when_idle, overlap=args.write_thread)
+    service = IngestService(subscription, store, options)
 
     def _stop(_signum: int, _frame: Any) -> None:
         service.stop()
