@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +121,7 @@ def test_hour_and_minute_rollups_answer_like_raw_rows(hours_store: tuple[ClickHo
 
 H = 3600_000  # an hour in ms
 # Windows around the first whole clock hour h of the data (ms): (start, end, holds a whole hour).
-WINDOWS = {
+WINDOWS: dict[str, tuple[Callable[[int], tuple[int, int]], bool]] = {
     "1 h across the hour": (lambda h: (h - H // 2, h + H // 2 - 1000), False),
     "30 min inside an hour": (lambda h: (h + 600_000, h + 2_400_000), False),
     "30 min from the hour": (lambda h: (h, h + H // 2), False),
