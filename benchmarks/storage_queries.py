@@ -6,7 +6,9 @@
 Without `--raw-minutes`, fills schema v2 with `--hours` of the fleet at 1 Hz (every view
 attached), merges parts, then times each dashboard question twice in the same run: the
 named query (rollups) and the same answer computed from gpu_samples, both over the whole
-stored window. Prints the median latency of each, the speed-up, and whether the answers agree.
+stored window. Prints the median latency of each, the same window through the query text as of
+BEFORE_REV (main before this round's query changes; its parts as they are now), the speed-up,
+and whether the answers agree.
 
 With `--raw-minutes N` (for fleets whose day of raw rows does not fit here: 10,000 GPUs x
 24 h is 864 M rows), only the last N minutes are real (the synthetic fleet through
@@ -36,6 +38,7 @@ from storage.sqlfiles import resolve
 WINDOW = "ts BETWEEN fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC') AND fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')"
 SLOW_S = 3.0
 PREVIOUS_REV = "18a404a"  # main before gpu_straggler_hour (018)
+BEFORE_REV = "00e5de8"  # main before the window without whole hours and the single rack-hour check
 RAW: dict[str, str] = {
     "fleet_power_series": f"""
         SELECT toStartOfInterval(s, toIntervalSecond({{step_s:UInt32}})) AS t, avg(megawatts) AS avg_megawatts,
@@ -63,10 +66,11 @@ RAW: dict[str, str] = {
 }
 
 
-def previous(name: str) -> str:
-    """The named query's text as of PREVIOUS_REV (before gpu_straggler_hour), read with `git show`."""
+def previous(name: str, rev: str = PREVIOUS_REV) -> str:
+    """The named query's text as of `rev` (by default before gpu_straggler_hour), read with
+    `git show`, its parts as they are now."""
     path = f"storage/sql/queries/{name}.sql"
-    text = subprocess.run(["git", "show", f"{PREVIOUS_REV}:{path}"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True, check=True).stdout
     return resolve(text, path)
 
 
@@ -144,23 +148,34 @@ def main() -> None:
     RAW["power_swing"] = raw_power_swing()
     RAW["stragglers"] = raw_stragglers()
     raw_label = "raw rows" if scale == 1 else f"raw rows, last {args.raw_minutes} min (x{scale:g} for {args.hours:g} h)"
-    print(f"\n| query ({args.hours:g} h, whole fleet) | rollups (named query) | {raw_label} | speed-up | same answer |")
-    print("|---|---|---|---|---|")
+    print(
+        f"\n| query ({args.hours:g} h, whole fleet) | rollups (named query) | as of {BEFORE_REV} | {raw_label}"
+        " | speed-up | same answer |"
+    )
+    print("|---|---|---|---|---|---|")
     total_s, stragglers_s, stragglers = 0.0, 0.0, []
     for name, raw_sql in RAW.items():
         named = queries.get(name)
         bound = {k: v for k, v in params.items() if k in dict(named.params)}
-        fast_s, fast = timed(store, named.text, named.bind(bound | full), args.repeats)
+        full_bound = named.bind(bound | full)
+        fast_s, fast = timed(store, named.sql(full_bound), full_bound, args.repeats)
+        before_text_s, before_rows = timed(store, previous(name, BEFORE_REV), full_bound, args.repeats)
         if scale != 1:  # the named query again over the real minutes, for the answer check
-            _, fast = timed(store, named.text, named.bind(bound | raw_window), 1)
+            raw_bound = named.bind(bound | raw_window)
+            _, fast = timed(store, named.sql(raw_bound), raw_bound, 1)
         slow_s, slow = timed(store, raw_sql, params | raw_window, max(1, args.repeats // 2) if scale != 1 else args.repeats)
         slow_full_s = slow_s * scale
         raw_text = f"{slow_s * 1000:.0f} ms" if scale == 1 else f"{slow_s * 1000:.0f} ms (~{slow_full_s:.1f} s)"
         agree = _agree(name, fast, slow)
         total_s += fast_s
         if name == "stragglers":
-            stragglers_s, stragglers = fast_s, timed(store, named.text, named.bind(bound | full), 1)[1]
-        print(f"| {name} | {fast_s * 1000:.0f} ms | {raw_text} | {slow_full_s / fast_s:.0f}x | {agree} |", flush=True)
+            stragglers_s, stragglers = fast_s, timed(store, named.sql(full_bound), full_bound, 1)[1]
+        same = before_rows == timed(store, named.sql(full_bound), full_bound, 1)[1]
+        before_text = f"{before_text_s * 1000:.0f} ms" + ("" if same else " (differs)")
+        print(
+            f"| {name} | {fast_s * 1000:.0f} ms | {before_text} | {raw_text} | {slow_full_s / fast_s:.0f}x | {agree} |",
+            flush=True,
+        )
     print(f"\nall {len(RAW)} named queries: {total_s * 1000:.0f} ms; load average {os.getloadavg()[0]:.1f} (2 vCPUs)")
     straggler = queries.get("stragglers")
     straggler_params = straggler.bind({k: v for k, v in params.items() if k in dict(straggler.params)} | full)
