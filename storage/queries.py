@@ -11,9 +11,9 @@ What runs is the resolved text without its comment lines (clickhouse-connect sca
 query's text in Python before sending it: ~1 ms per 100 lines, measured). A query that reads
 its window through part `gpu_rollup_window` (whole hours from gpu_hour, partial hours from
 gpu_minute) runs with part `gpu_minute_window` instead when the window holds no whole clock
-hour: the same rows, and about half the engine's time for a 1 h window, most of which is
-analysing and planning the text rather than reading rows (docs/benchmarks.md, "Queries that
-scale").
+hour, and `stragglers` without its stored hours (`WITHIN_HOUR_PARTS`): the same rows, and
+about half the engine's time for a 1 h window, most of which is analysing and planning the
+text rather than reading rows (docs/benchmarks.md, "Queries that scale").
 """
 
 from __future__ import annotations
@@ -33,9 +33,14 @@ from storage.sqlfiles import comments, read_folder, resolve
 _PARAM = re.compile(r"\{(\w+):([^}]+)\}")
 _FOLDER = "storage.sql.queries"
 HOUR_S = 3600
-# The part a query reads its window through, and the part that gives the same rows when the
-# window holds no whole clock hour.
-WINDOW_PARTS = ("gpu_rollup_window", "gpu_minute_window")
+# Parts a query reads its window through, each with the part that gives the same rows when the
+# window holds no whole clock hour (the whole-hour side is then empty).
+WITHIN_HOUR_PARTS = {
+    "gpu_rollup_window": "gpu_minute_window",
+    "straggler_window": "straggler_minute_window",
+    "straggler_stored_rows": "straggler_no_stored_rows",
+}
+_INCLUDE = re.compile(r"^(\s*-- @include )(\w+)", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +116,8 @@ def _parse(name: str, text: str, raw: str = "") -> NamedQuery:
     params: dict[str, str] = {}
     for pname, ptype in _PARAM.findall(text):
         params.setdefault(pname, ptype)
-    window, alone = WINDOW_PARTS
-    within_hour = None
-    if f"-- @include {window}(" in raw:
-        within_hour = _lean(resolve(raw.replace(f"-- @include {window}(", f"-- @include {alone}("), f"{_FOLDER}/{name}.sql"))
+    swapped = _INCLUDE.sub(lambda m: m[1] + WITHIN_HOUR_PARTS.get(m[2], m[2]), raw)
+    within_hour = None if swapped == raw else _lean(resolve(swapped, f"{_FOLDER}/{name}.sql"))
     return NamedQuery(name, text, description, tuple(params.items()), tuple(defaults), _lean(text), within_hour)
 
 

@@ -20,29 +20,7 @@ WITH
     if(toStartOfHour(m0) = m0, m0, toStartOfHour(m0) + INTERVAL 1 HOUR) AS h0,
     toStartOfHour(t1 - INTERVAL 59 MINUTE) + INTERVAL 1 HOUR AS h1,
     indexOf(straggler_deviations, {deviation:Float64}) AS stored_at,
-    -- The rack-hours of the whole hours that gpu_straggler_hour holds as gpu_hour counts them
-    -- now (.1), and the hours with a rack it does not (.2): evaluated once, as one scalar
-    -- subquery whose two arrays the IN filters below read as constant sets. (A CTE read by
-    -- three INs was analysed, planned and run three times: ~50 ms of a 24 h query, measured.)
-    (
-        SELECT (groupArrayIf((hour, cluster, rack), stored), groupUniqArrayIf(hour, NOT stored))
-        FROM
-        (
-            SELECT hour, cluster, rack, stored_at > 0 AND s.rack_samples = h.samples AS stored
-            FROM (SELECT hour, cluster, rack, sum(samples) AS samples FROM gpu_hour WHERE hour >= h0 AND hour < h1
-                  GROUP BY hour, cluster, rack) AS h
-            LEFT JOIN (SELECT hour, cluster, rack, max(rack_samples) AS rack_samples FROM gpu_straggler_hour FINAL
-                       WHERE hour >= h0 AND hour < h1 GROUP BY hour, cluster, rack) AS s USING (hour, cluster, rack)
-        )
-    ) AS checked,
-minutes AS
-(
-    -- the window's minutes that no stored rack-hour covers: a minute range for the partial hours, whole hours where a rack is not stored
-    SELECT * FROM gpu_minute
-    WHERE minute BETWEEN m0 AND t1
-      AND (minute < h0 OR minute >= h1 OR toStartOfHour(minute) IN checked.2)
-      AND (toStartOfHour(minute), cluster, rack) NOT IN checked.1
-),
+    -- @include straggler_window
     -- @include straggler_racks
 ,
 partials AS
@@ -61,12 +39,7 @@ gpu_partials AS
     SELECT rack, node, gpu_index, uuid, busy_minutes AS busy, slow_minutes AS slow, clock_minutes, clock_mhz_sum,
            rack_clock_minutes, rack_clock_mhz_sum, util_pct_sum, rack_util_pct_sum
     FROM partials
-    UNION ALL
-    SELECT rack, node, gpu_index, uuid, busy_minutes AS busy, slow_minutes[greatest(stored_at, 1)] AS slow, clock_minutes, clock_mhz_sum,
-           rack_clock_minutes, rack_clock_mhz_sum, util_pct_sum, rack_util_pct_sum
-    FROM gpu_straggler_hour FINAL
-    WHERE hour >= h0 AND hour < h1 AND busy_minutes > 0
-      AND (hour, cluster, rack) IN checked.1
+    -- @include straggler_stored_rows
 )
 SELECT
     any(rack) AS rack, any(node) AS node, any(gpu_index) AS gpu_index, uuid,
