@@ -51,7 +51,7 @@ class NamedQuery:
     params: tuple[tuple[str, str], ...] = ()  # (name, ClickHouse type) in order of first use
     defaults: tuple[tuple[str, str], ...] = ()
     runs: str = ""  # `text` without its comment lines: what is sent
-    runs_within_hour: str | None = None  # `runs` with part gpu_minute_window, for a window without a whole hour
+    runs_within_hour: str | None = None  # `runs` with WITHIN_HOUR_PARTS swapped in, for a window without a whole hour
 
     def sql(self, bound: Mapping[str, Any]) -> str:
         """The text to run with the parameters `bound` (see `bind`)."""
