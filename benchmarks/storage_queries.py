@@ -6,7 +6,9 @@
 Without `--raw-minutes`, fills schema v2 with `--hours` of the fleet at 1 Hz (every view
 attached), merges parts, then times each dashboard question twice in the same run: the
 named query (rollups) and the same answer computed from gpu_samples, both over the whole
-stored window. Prints the median latency of each, the speed-up, and whether the answers agree.
+stored window. Prints the median latency of each, the same window through the query text as of
+BEFORE_REV (main before this round's query changes; its parts as they are now), the speed-up,
+and whether the answers agree.
 
 With `--raw-minutes N` (for fleets whose day of raw rows does not fit here: 10,000 GPUs x
 24 h is 864 M rows), only the last N minutes are real (the synthetic fleet through
@@ -36,6 +38,7 @@ from storage.sqlfiles import resolve
 WINDOW = "ts BETWEEN fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC') AND fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')"
 SLOW_S = 3.0
 PREVIOUS_REV = "18a404a"  # main before gpu_straggler_hour (018)
+BEFORE_REV = "00e5de8"  # main before the window without whole hours and the single rack-hour check
 RAW: dict[str, str] = {
     "fleet_power_series": f"""
         SELECT toStartOfInterval(s, toIntervalSecond({{step_s:UInt32}})) AS t, avg(megawatts) AS avg_megawatts,
@@ -63,10 +66,11 @@ RAW: dict[str, str] = {
 }
 
 
-def previous(name: str) -> str:
-    """The named query's text as of PREVIOUS_REV (before gpu_straggler_hour), read with `git show`."""
+def previous(name: str, rev: str = PREVIOUS_REV) -> str:
+    """The named query's text as of `rev` (by default before gpu_straggler_hour), read with
+    `git show`, its parts as they are now."""
     path = f"storage/sql/queries/{name}.sql"
-    text = subprocess.run(["git", "show", f"{PREVIOUS_REV}:{path}"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True, check=True).stdout
     return resolve(text, path)
 
 
@@ -102,15 +106,20 @@ def raw_power_swing() -> str:
     return text[:start] + series + text[end:]
 
 
+CPU_S: dict[str, float] = {}  # the median CPU time of the process per call of the last timed() of each text
+
+
 def timed(store: ClickHouseStore, sql: str, params: dict[str, Any], repeats: int) -> tuple[float, list[tuple[Any, ...]]]:
     rows: list[tuple[Any, ...]] = []
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         rows = store.query(sql, params).rows
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
         if times[-1] > SLOW_S:  # one run of a slow query says enough, and repeats cost minutes
             break
+    CPU_S[sql] = statistics.median(cpu)
     return statistics.median(times), rows
 
 
@@ -144,23 +153,37 @@ def main() -> None:
     RAW["power_swing"] = raw_power_swing()
     RAW["stragglers"] = raw_stragglers()
     raw_label = "raw rows" if scale == 1 else f"raw rows, last {args.raw_minutes} min (x{scale:g} for {args.hours:g} h)"
-    print(f"\n| query ({args.hours:g} h, whole fleet) | rollups (named query) | {raw_label} | speed-up | same answer |")
-    print("|---|---|---|---|---|")
+    print(
+        f"\n| query ({args.hours:g} h, whole fleet) | rollups (named query) | as of {BEFORE_REV} | {raw_label}"
+        " | speed-up | same answer |"
+    )
+    print("|---|---|---|---|---|---|")
     total_s, stragglers_s, stragglers = 0.0, 0.0, []
     for name, raw_sql in RAW.items():
         named = queries.get(name)
         bound = {k: v for k, v in params.items() if k in dict(named.params)}
-        fast_s, fast = timed(store, named.text, named.bind(bound | full), args.repeats)
+        full_bound = named.bind(bound | full)
+        fast_s, fast = timed(store, named.sql(full_bound), full_bound, args.repeats)
+        fast_cpu_s = CPU_S[named.sql(full_bound)]
+        before_text_s, before_rows = timed(store, previous(name, BEFORE_REV), full_bound, args.repeats)
         if scale != 1:  # the named query again over the real minutes, for the answer check
-            _, fast = timed(store, named.text, named.bind(bound | raw_window), 1)
+            raw_bound = named.bind(bound | raw_window)
+            _, fast = timed(store, named.sql(raw_bound), raw_bound, 1)
         slow_s, slow = timed(store, raw_sql, params | raw_window, max(1, args.repeats // 2) if scale != 1 else args.repeats)
         slow_full_s = slow_s * scale
         raw_text = f"{slow_s * 1000:.0f} ms" if scale == 1 else f"{slow_s * 1000:.0f} ms (~{slow_full_s:.1f} s)"
         agree = _agree(name, fast, slow)
         total_s += fast_s
         if name == "stragglers":
-            stragglers_s, stragglers = fast_s, timed(store, named.text, named.bind(bound | full), 1)[1]
-        print(f"| {name} | {fast_s * 1000:.0f} ms | {raw_text} | {slow_full_s / fast_s:.0f}x | {agree} |", flush=True)
+            stragglers_s, stragglers = fast_s, timed(store, named.sql(full_bound), full_bound, 1)[1]
+        before_sql = previous(name, BEFORE_REV)
+        same = _agree(name, before_rows, timed(store, named.sql(full_bound), full_bound, 1)[1]) == "yes"
+        before_text = f"{before_text_s * 1000:.0f} ms (CPU {CPU_S[before_sql] * 1000:.0f})" + ("" if same else " (differs)")
+        print(
+            f"| {name} | {fast_s * 1000:.0f} ms (CPU {fast_cpu_s * 1000:.0f}) | {before_text} | {raw_text}"
+            f" | {slow_full_s / fast_s:.0f}x | {agree} |",
+            flush=True,
+        )
     print(f"\nall {len(RAW)} named queries: {total_s * 1000:.0f} ms; load average {os.getloadavg()[0]:.1f} (2 vCPUs)")
     straggler = queries.get("stragglers")
     straggler_params = straggler.bind({k: v for k, v in params.items() if k in dict(straggler.params)} | full)

@@ -1,7 +1,8 @@
 """Issue 17's query shapes give the answers of the sources they replaced.
 
 - the named queries that now read whole hours from gpu_hour (hottest, throttled, energy)
-  equal the same figures computed from raw rows, over a window with whole hours in it;
+  equal the same figures computed from raw rows, over a window with whole hours in it, and
+  over windows with none, which they read from gpu_minute alone (`NamedQuery.sql`);
 - `stragglers` (rack medians per minute from arrays, no sort) equals the same statistic
   computed from raw rows;
 - every alert rule reading gpu_minute answers the same with and without the projection
@@ -14,7 +15,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,61 @@ def test_hour_and_minute_rollups_answer_like_raw_rows(hours_store: tuple[ClickHo
     energy = named(store, "energy", window)[0]
     mwh, gpus = store.query(RAW_ENERGY, window).rows[0]
     assert energy["gpus"] == gpus == HOURS_GPUS and energy["energy_megawatt_hours"] == pytest.approx(mwh, rel=1e-12)
+
+
+H = 3600_000  # an hour in ms
+# Windows around the first whole clock hour h of the data (ms): (start, end, holds a whole hour).
+WINDOWS: dict[str, tuple[Callable[[int], tuple[int, int]], bool]] = {
+    "1 h across the hour": (lambda h: (h - H // 2, h + H // 2 - 1000), False),
+    "30 min inside an hour": (lambda h: (h + 600_000, h + 2_400_000), False),
+    "30 min from the hour": (lambda h: (h, h + H // 2), False),
+    "exactly one clock hour": (lambda h: (h, h + H - 1000), True),
+    "1 h 1 min on the hour": (lambda h: (h, h + H + 60_000), True),
+    "24 h to the end": (lambda h: (h + 2 * H - 24 * H, h + 2 * H), True),
+}
+
+
+@pytest.mark.parametrize("name", list(WINDOWS))
+def test_windows_with_and_without_a_whole_hour_answer_like_raw_rows(
+    hours_store: tuple[ClickHouseStore, int, int], name: str
+) -> None:
+    store, start_ms, _ = hours_store
+    first_hour_ms = -(-start_ms // H) * H
+    make, whole = WINDOWS[name]
+    window = dict(zip(("from_ms", "to_ms"), make(first_hour_ms), strict=True))
+    assert queries.holds_whole_hour(window["from_ms"], window["to_ms"]) is whole
+    hottest = queries.get("hottest_gpus")
+    bound = hottest.bind({**window, "limit": HOURS_GPUS})
+    assert (hottest.sql(bound) == hottest.runs_within_hour) is not whole and "FROM gpu_hour" not in str(hottest.runs_within_hour)
+
+    got = [tuple(r.values()) for r in named(store, "hottest_gpus", {**window, "limit": HOURS_GPUS})]
+    raw = [tuple(r) for r in store.query(RAW_HOTTEST, {**window, "limit": HOURS_GPUS}).rows]
+    assert [(r[3], *r[4:]) for r in got] == raw and len(raw) >= HOURS_GPUS - 1
+    throttled = named(store, "throttled_gpus", {**window, "min_s": 0, "limit": 1000})
+    cols = ("uuid", "thermal_s", "power_brake_s", "power_cap_s", "hw_slowdown_s", "peak_gpu_temp_c", "lowest_sm_clock_mhz")
+    assert sorted(tuple(r[c] for c in cols) for r in throttled) == [tuple(r) for r in store.query(RAW_THROTTLED, window).rows]
+    energy = named(store, "energy", window)[0]
+    mwh, gpus = store.query(RAW_ENERGY, window).rows[0]
+    assert energy["gpus"] == gpus and energy["energy_megawatt_hours"] == pytest.approx(mwh, rel=1e-12)
+
+
+def test_the_whole_hour_test_agrees_with_the_window_part(hours_store: tuple[ClickHouseStore, int, int]) -> None:
+    """`holds_whole_hour` (Python) against the [h0, h1) of part gpu_rollup_window (SQL), windows ending on every
+    second and minute boundary near an hour: where they differ, a query reads gpu_minute for whole hours."""
+    store, start_ms, _ = hours_store
+    h = -(-start_ms // H) * H
+    edges = [h + d for d in (-61_000, -60_001, -60_000, -59_999, -1000, -1, 0, 1, 999, 1000, 59_999, 60_000)]
+    windows = [(a, b) for a in edges for b in (a + H - 60_000 + d for d in (-1000, -1, 0, 1, 999, 1000, 59_000, 60_000, 61_000))]
+    sql = """WITH toStartOfMinute(toDateTime(intDiv({a:Int64}, 1000), 'UTC')) AS m0,
+                  toDateTime(intDiv({b:Int64}, 1000), 'UTC') AS t1,
+                  if(toStartOfHour(m0) = m0, m0, toStartOfHour(m0) + INTERVAL 1 HOUR) AS h0,
+                  toStartOfHour(t1 - INTERVAL 59 MINUTE) + INTERVAL 1 HOUR AS h1
+             SELECT h0 < h1"""
+    assert "if(toStartOfHour(m0) = m0, m0, toStartOfHour(m0) + INTERVAL 1 HOUR) AS h0" in queries.get("hottest_gpus").text
+    got = [queries.holds_whole_hour(a, b) for a, b in windows]
+    assert got == [bool(store.query(sql, {"a": a, "b": b}).rows[0][0]) for a, b in windows]
+    assert any(got) and not all(got)
+    assert queries.holds_whole_hour("now-24h", "now") and queries.holds_whole_hour(str(h), str(h + 2 * H))
 
 
 def test_stragglers_equal_the_raw_statistic(stored: Stored) -> None:

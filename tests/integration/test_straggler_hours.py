@@ -79,6 +79,20 @@ def test_the_writer_computes_each_closed_hour_and_the_query_answers_like_raw_row
     assert answer(hours.store, other)[0] == answer(hours.store, other)[1]
 
 
+def test_a_window_without_a_whole_hour_reads_no_stored_hour_and_answers_like_raw_rows(hours: Hours) -> None:
+    stragglers, hour_ms = queries.get("stragglers"), hours.whole_hour_s * 1000
+    for first_ms, last_ms, whole in (
+        (hour_ms + 600_000, hour_ms + 2_400_000, False),  # 30 min inside the hour
+        (hour_ms - 1_800_000, hour_ms + 1_799_000, False),  # 1 h across its start
+        (hour_ms, hour_ms + HOUR_S * 1000 - 1000, True),  # exactly the clock hour: the stored rows
+    ):
+        window = {**hours.window, "from_ms": first_ms, "to_ms": last_ms}
+        text = stragglers.sql(stragglers.bind(window))
+        assert ("gpu_straggler_hour" in text) is whole and (text == stragglers.runs_within_hour) is not whole
+        got, raw = answer(hours.store, window)
+        assert got and got == raw
+
+
 def test_late_rows_from_another_writer_and_a_retry_count_once(hours: Hours) -> None:
     store, hour_ms = hours.store, hours.whole_hour_s * 1000
     late = next(f for f in hours.frames if f.ts_ms.min() >= hour_ms and f.ts_ms.max() < hour_ms + HOUR_S * 1000)

@@ -44,7 +44,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     params: dict[str, object] = dict(parse_params(args.param))
     if args.query:
         named = queries.get(args.query)
-        text, params = named.text, named.bind(params)
+        params = named.bind(params)
+        text = named.sql(params)
     else:
         text = args.statement
     store = open_store(settings.store)

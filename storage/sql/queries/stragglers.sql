@@ -9,7 +9,8 @@
 -- is over) for each rack-hour whose stored sample count still equals gpu_hour's, and only
 -- for the deviations it keeps; every other minute of the window (the partial hours at its
 -- ends, the open hour, a rack-hour with later rows, another deviation) is computed from
--- gpu_minute (part straggler_partials). The averages are sums over counts of both.
+-- gpu_minute (part straggler_racks, then per GPU as the writer does). The averages are sums
+-- over counts of both.
 -- Params: from_ms, to_ms (epoch ms), deviation (e.g. 0.1), min_minutes.
 -- Defaults: from_ms=now-1h, to_ms=now, deviation=0.1, min_minutes=5
 WITH
@@ -19,37 +20,26 @@ WITH
     if(toStartOfHour(m0) = m0, m0, toStartOfHour(m0) + INTERVAL 1 HOUR) AS h0,
     toStartOfHour(t1 - INTERVAL 59 MINUTE) + INTERVAL 1 HOUR AS h1,
     indexOf(straggler_deviations, {deviation:Float64}) AS stored_at,
-    [{deviation:Float64}] AS deviations,
-checked AS
-(
-    -- every rack-hour of the whole hours, stored = 1 where gpu_straggler_hour holds it as gpu_hour counts it now
-    SELECT hour, cluster, rack, toUInt8(stored_at > 0 AND s.rack_samples = h.samples) AS stored
-    FROM (SELECT hour, cluster, rack, sum(samples) AS samples FROM gpu_hour WHERE hour >= h0 AND hour < h1
-          GROUP BY hour, cluster, rack) AS h
-    LEFT JOIN (SELECT hour, cluster, rack, max(rack_samples) AS rack_samples FROM gpu_straggler_hour FINAL
-               WHERE hour >= h0 AND hour < h1 GROUP BY hour, cluster, rack) AS s USING (hour, cluster, rack)
-),
-minutes AS
-(
-    -- the window's minutes that no stored rack-hour covers: a minute range for the partial hours, whole hours where a rack is not stored
-    SELECT * FROM gpu_minute
-    WHERE minute BETWEEN m0 AND t1
-      AND (minute < h0 OR minute >= h1 OR toStartOfHour(minute) IN (SELECT hour FROM checked WHERE stored = 0))
-      AND (toStartOfHour(minute), cluster, rack) NOT IN (SELECT hour, cluster, rack FROM checked WHERE stored = 1)
-),
-    -- @include straggler_partials
+    -- @include straggler_window
+    -- @include straggler_racks
 ,
+partials AS
+(
+    -- per GPU, as part straggler_partials computes for the writer, for the one deviation asked
+    SELECT cluster, rack, any(g.2) AS node, any(g.3) AS gpu_index, g.1 AS uuid,
+        count() AS busy_minutes, countIf(g.4 < (1 - {deviation:Float64}) * rack_clock_mhz) AS slow_minutes,
+        count(g.4) AS clock_minutes, ifNull(sum(g.4), 0) AS clock_mhz_sum,
+        count(rack_clock_mhz) AS rack_clock_minutes, ifNull(sum(rack_clock_mhz), 0) AS rack_clock_mhz_sum,
+        ifNull(sum(g.5), 0) AS util_pct_sum, ifNull(sum(rack_util_pct), 0) AS rack_util_pct_sum
+    FROM racks ARRAY JOIN gpus AS g
+    GROUP BY cluster, rack, uuid
+),
 gpu_partials AS
 (
-    SELECT rack, node, gpu_index, uuid, busy_minutes AS busy, slow_minutes[1] AS slow, clock_minutes, clock_mhz_sum,
+    SELECT rack, node, gpu_index, uuid, busy_minutes AS busy, slow_minutes AS slow, clock_minutes, clock_mhz_sum,
            rack_clock_minutes, rack_clock_mhz_sum, util_pct_sum, rack_util_pct_sum
     FROM partials
-    UNION ALL
-    SELECT rack, node, gpu_index, uuid, busy_minutes AS busy, slow_minutes[greatest(stored_at, 1)] AS slow, clock_minutes, clock_mhz_sum,
-           rack_clock_minutes, rack_clock_mhz_sum, util_pct_sum, rack_util_pct_sum
-    FROM gpu_straggler_hour FINAL
-    WHERE hour >= h0 AND hour < h1 AND busy_minutes > 0
-      AND (hour, cluster, rack) IN (SELECT hour, cluster, rack FROM checked WHERE stored = 1)
+    -- @include straggler_stored_rows
 )
 SELECT
     any(rack) AS rack, any(node) AS node, any(gpu_index) AS gpu_index, uuid,

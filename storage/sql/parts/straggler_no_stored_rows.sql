@@ -1,0 +1,1 @@
+-- What part straggler_stored_rows gives for a window that holds no whole clock hour: no rows.
