@@ -4,7 +4,8 @@
 data dir is locked so a second process gets a clear error); `chdb://memory` keeps nothing.
 `http(s)://user:password@host:8123/database` talks to a server. Samples go in as one
 Native block per batch (`storage.native`), followed (from migration 014) by the batch's
-minute, hour, rack-second and latest-state rollups, computed with numpy (`storage.rollups`);
+minute, hour, rack-second and latest-state rollups, computed with numpy (`storage.rollups`)
+and inserted side by side, each on a connection of its own;
 processes and facility readings, which come every few seconds from every node and rack,
 also as Native blocks built column by column; events, inventory, jobs and dead letters,
 which are few, through clickhouse-connect's own insert.
@@ -213,8 +214,8 @@ class ClickHouseStore:
 
         Every insert is waited for before an error is raised, so a retry never overlaps an
         insert of this attempt; the first failure in table order is raised. The ones that
-        landed are deduplicated by the retry, as one after another they were (each table
-        dedups its own token; none depends on another's insert).
+        landed are deduplicated by the retry, as when the inserts ran one after another (each
+        table dedups its own token; none depends on another's insert).
         """
         writers = self._rollup_writers(len(blocks))
         if not writers:
@@ -223,7 +224,7 @@ class ClickHouseStore:
             return
         futures: list[Future[None]] = [
             self._rollup_inserts.submit(self._insert_rollup, writer, table, names, block, dedup_token)
-            for writer, (table, names, block) in zip(writers, blocks, strict=False)
+            for writer, (table, names, block) in zip(writers, blocks, strict=True)
         ]
         failures = [exc for f in futures if (exc := f.exception()) is not None]
         if failures:
@@ -237,7 +238,8 @@ class ClickHouseStore:
             raise StoreError(message, exc.code) from exc
 
     def _rollup_writers(self, count: int) -> list[RawInserter]:
-        """`count` connections for the rollup inserts, one each; none when the store cannot open them."""
+        """`count` connections for the rollup inserts, one each; none when they run one after another
+        (no way to open them, a single rollup, or `concurrent_rollups` off)."""
         if self._open_writer is None or count < 2 or not self.concurrent_rollups:
             return []
         with self._writers_lock:
