@@ -21,6 +21,7 @@ import uuid
 
 from storage_fleet import frames, open_store
 
+import storage.clickhouse
 from storage.clickhouse import ClickHouseStore
 from storage.migrations import migrate
 
@@ -38,6 +39,9 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=1, help="fleet seconds per delivery (default: %(default)s)")
     parser.add_argument("--deliveries", type=int, default=30)
     args = parser.parse_args()
+    # measure side by side at every size: the writer keeps deliveries above this limit one
+    # after another (this benchmark's 500,000-row figures are why)
+    storage.clickhouse.CONCURRENT_ROLLUPS_MAX_ROWS = 1 << 62
     batches = [b for b in frames(args.gpus, args.ticks * args.deliveries, batch_ticks=args.ticks) if len(b)]
     base = open_store("wall")
     stores: dict[str, ClickHouseStore] = {}

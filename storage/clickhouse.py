@@ -97,6 +97,12 @@ INGEST_READS = ("gpu_minute",)
 # chained from power_rack_1s.
 STREAM_ROLLUPS = ("gpu_minute", "gpu_hour", "power_rack_1s", "gpu_latest_state")
 STREAM_ROLLUPS_VERSION = 14  # the migration from which the writer feeds STREAM_ROLLUPS
+# The rollup inserts of a delivery up to this many raw rows run side by side: at 1 Hz a
+# partition's delivery is one tick (5,000 rows of 20,000 GPUs in 4 partitions; 50,000 of
+# 200,000), 0.65-0.93x the wall time side by side. A backlog's 500,000-row deliveries
+# measured 0.92-1.08x (median) and 7-13 % more on average on 2 shared cores, where each
+# large insert already keeps the cores busy: those stay one after another (docs/benchmarks.md).
+CONCURRENT_ROLLUPS_MAX_ROWS = 100_000
 # Timestamps travel as epoch-ms ints end to end (numpy datetime64 is not accepted).
 set_write_format("DateTime64", "int")
 
@@ -196,7 +202,8 @@ class ClickHouseStore:
         The rollups are computed on a second thread while the raw rows go in: chDB releases
         the GIL during an insert and numpy during its sorts and reductions (measured,
         docs/benchmarks.md). Once the raw insert is acknowledged, the rollup inserts run side
-        by side, each on its own connection (`_insert_rollups`); never beside the raw insert,
+        by side, each on its own connection (`_insert_rollups`; up to CONCURRENT_ROLLUPS_MAX_ROWS
+        raw rows, one after another above); never beside the raw insert,
         whose refusal splits the batch into parts under other tokens (rollups of the whole
         batch stored before would then count the parts' rows twice).
         """
@@ -205,19 +212,19 @@ class ClickHouseStore:
         rollup_blocks = self._rollup_thread.submit(self._rollup_blocks, frame) if self.streams_rollups() else None
         self._native_insert(SAMPLES_TABLE, frame_column_names(), encode_frame(frame), dedup_token)
         if rollup_blocks is not None:
-            self._insert_rollups(rollup_blocks.result(), dedup_token)
+            self._insert_rollups(rollup_blocks.result(), dedup_token, side_by_side=len(frame) <= CONCURRENT_ROLLUPS_MAX_ROWS)
         self.straggler_hours.after_insert(self, frame)
         return len(frame)
 
-    def _insert_rollups(self, blocks: list[tuple[str, list[str], list[Buffer]]], dedup_token: str) -> None:
-        """Each rollup block under `<dedup_token>:<table>`, all at once when connections can be opened.
+    def _insert_rollups(self, blocks: list[tuple[str, list[str], list[Buffer]]], dedup_token: str, side_by_side: bool) -> None:
+        """Each rollup block under `<dedup_token>:<table>`, all at once if `side_by_side` and connections can be opened.
 
         Every insert is waited for before an error is raised, so a retry never overlaps an
         insert of this attempt; the first failure in table order is raised. The ones that
         landed are deduplicated by the retry, as when the inserts ran one after another (each
         table dedups its own token; none depends on another's insert).
         """
-        writers = self._rollup_writers(len(blocks))
+        writers = self._rollup_writers(len(blocks)) if side_by_side else []
         if not writers:
             for table, names, block in blocks:
                 self._insert_rollup(self.client, table, names, block, dedup_token)

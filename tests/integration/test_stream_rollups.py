@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from clickhouse_connect.driver.exceptions import OperationalError
 
+import storage.clickhouse
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.errors import TransientError
@@ -229,3 +230,31 @@ def test_concurrent_rollup_inserts_that_fail_are_healed_by_the_retry_every_level
         store.query("SELECT count() FROM gpu_minute").rows[0][0]
         == store.query("SELECT count() FROM (SELECT DISTINCT uuid, minute FROM gpu_minute)").rows[0][0]
     ), "no minute row stored twice"
+
+
+def test_a_delivery_above_the_limit_inserts_its_rollups_one_after_another(
+    chdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Side by side up to CONCURRENT_ROLLUPS_MAX_ROWS raw rows (no rollup connection is opened
+    for a larger delivery); either way every level is stored once."""
+    monkeypatch.setattr(storage.clickhouse, "CONCURRENT_ROLLUPS_MAX_ROWS", 100)
+    dsn = f"chdb://{chdb_path}?database=v2_{uuid.uuid4().hex[:10]}"
+    opened: list[str] = []
+
+    def writer() -> RawInserter:
+        opened.append(dsn)
+        return connect(dsn)
+
+    store = ClickHouseStore(connect(dsn), dsn, writers=writer)
+    migrate(store)
+    _, frames, _, _ = make_fleet(gpus=64, ticks=3)
+    large = GpuFrame.concat(frames)
+    assert len(large) > 100 >= len(frames[0])
+    store.insert_samples(large, "large")
+    assert opened == []
+    rows = len(large)
+    assert counts(store) == (rows, rows, rows, rows, rows, rows, 64)
+    store.insert_samples(frames[0], "small")
+    assert len(opened) == 4
+    rows += len(frames[0])
+    assert counts(store)[:6] == (rows,) * 6
