@@ -1,6 +1,7 @@
 """What the rollups cost at insert time: views on raw rows (013) vs rollups computed by the writer (014), vs none.
 
     .venv/bin/python benchmarks/storage_insert_views.py [--gpus 1024] [--minutes 30] [--rounds 3] [--batch-ticks 120]
+        [--no-views-design] [--no-hour-view] [--breakdown]
 
 The same pre-built frames (`--batch-ticks` seconds of the fleet per insert) are inserted,
 alternating, each round into fresh databases:
@@ -9,10 +10,13 @@ alternating, each round into fresh databases:
   come from materialized views on gpu_samples, the hour, hall and fleet ones chained from those;
 - 014 (stream): the current schema; `insert_samples` computes the minute, hour, rack-second
   and latest-state rollups from the frame with numpy and inserts them; the hall and fleet
-  power views stay, chained from power_rack_1s;
+  power views stay, chained from power_rack_1s; the four rollup inserts run side by side,
+  each on its own connection, once the raw insert is acknowledged;
+- 014 serial: the same, the rollup inserts one after another (the writer before s41);
 - 014 with gpu_hour_mv: the same, but the hour rollup left to 012's view chained from
   gpu_minute (the design 014 replaced, measured to say why).
-Only the time inside `insert_samples` counts. Prints rows/s for each (best of the rounds),
+Only the time inside `insert_samples` counts. Prints rows/s for each (best of the rounds)
+and, per round, the median and p90 wall time of one delivery (one `insert_samples`),
 µs per row over v1 for both rollup designs, and their ratios. `--breakdown` also times the
 writer's numpy rollups alone and each of its inserts (cProfile-free: perf_counter around each).
 """
@@ -31,18 +35,21 @@ from storage.migrations import MIGRATIONS_TABLE, Ttls, available, migrate
 from storage.native import encode_columns, encode_frame, frame_column_names
 
 V1, VIEWS, STREAM = "v1 (raw tables, no rollups)", "013 (rollups by views on raw)", "014 (rollups by the writer)"
+SERIAL = "014, rollup inserts one after another (as before s41)"
 HOUR_VIEW = "014, but gpu_hour by its view chained from gpu_minute (as 011-013)"
 
 
-def insert_all(store: ClickHouseStore, batches: list[GpuFrame]) -> tuple[float, float]:
-    """Wall and CPU seconds inside `insert_samples` (CPU: this process, chDB's threads included)."""
+def insert_all(store: ClickHouseStore, batches: list[GpuFrame]) -> tuple[float, float, list[float]]:
+    """Wall and CPU seconds inside `insert_samples` (CPU: this process, chDB's threads included), and each delivery's wall."""
     wall = cpu = 0.0
+    each: list[float] = []
     for i, frame in enumerate(batches):
         t, c = time.perf_counter(), time.process_time()
         store.insert_samples(frame, f"bench-{i}")
-        wall += time.perf_counter() - t
+        each.append(time.perf_counter() - t)
+        wall += each[-1]
         cpu += time.process_time() - c
-    return wall, cpu
+    return wall, cpu, each
 
 
 def migrate_views(store: ClickHouseStore) -> None:
@@ -70,6 +77,7 @@ def fresh(base: ClickHouseStore, design: str) -> ClickHouseStore:
         migrate_views(store)
     else:
         migrate(store)
+    store.concurrent_rollups = design != SERIAL
     if design == HOUR_VIEW:
         twelve = next(m for m in available() if m.version == 12)
         store.command(next(s for s in twelve.statements(Ttls().params()) if "VIEW IF NOT EXISTS gpu_hour_mv" in s))
@@ -129,20 +137,25 @@ def main() -> None:
     parser.add_argument("--batch-ticks", type=int, default=120, help="fleet seconds per insert (default: %(default)s)")
     parser.add_argument("--breakdown", action="store_true", help="also time each part of the 014 writer")
     parser.add_argument("--no-views-design", action="store_true", help="leave out 013 (the slowest) from the rounds")
+    parser.add_argument("--no-hour-view", action="store_true", help="leave out 014 with gpu_hour_mv from the rounds")
     args = parser.parse_args()
     batches = list(frames(args.gpus, args.minutes * 60, batch_ticks=args.batch_ticks))
     rows = sum(len(b) for b in batches)
     print(f"{rows:,} rows in {len(batches)} batches of {args.batch_ticks} s ({args.gpus:,} GPUs x {args.minutes} min)")
     base = open_store("views")
-    designs = (V1, STREAM, HOUR_VIEW) if args.no_views_design else (V1, VIEWS, STREAM, HOUR_VIEW)
+    designs: tuple[str, ...] = (V1, STREAM, SERIAL) if args.no_views_design else (V1, VIEWS, STREAM, SERIAL)
+    designs += () if args.no_hour_view else (HOUR_VIEW,)
     best = dict.fromkeys(designs, float("inf"))
     best_cpu = dict.fromkeys(designs, float("inf"))
     for round_ in range(args.rounds):
         for design in designs:
             store = fresh(base, design)
-            wall, cpu = insert_all(store, batches)
+            wall, cpu, each = insert_all(store, batches)
             best[design], best_cpu[design] = min(best[design], wall), min(best_cpu[design], cpu)
-            print(f"  round {round_ + 1} {design}: {rows / wall:,.0f} rows/s, CPU {cpu / rows * 1e6:.2f} µs/row", flush=True)
+            each.sort()
+            per = f"per delivery median {each[len(each) // 2] * 1e3:.0f} ms, p90 {each[int(len(each) * 0.9)] * 1e3:.0f} ms"
+            rate = f"{rows / wall:,.0f} rows/s, CPU {cpu / rows * 1e6:.2f} µs/row"
+            print(f"  round {round_ + 1} {design}: {rate}, {per}", flush=True)
             drop(base, store)
     for design, spent in best.items():
         extra = "" if design == V1 else f", +{(spent - best[V1]) / rows * 1e6:.2f} µs/row over v1"

@@ -4,7 +4,8 @@
 data dir is locked so a second process gets a clear error); `chdb://memory` keeps nothing.
 `http(s)://user:password@host:8123/database` talks to a server. Samples go in as one
 Native block per batch (`storage.native`), followed (from migration 014) by the batch's
-minute, hour, rack-second and latest-state rollups, computed with numpy (`storage.rollups`);
+minute, hour, rack-second and latest-state rollups, computed with numpy (`storage.rollups`)
+and inserted side by side, each on a connection of its own;
 processes and facility readings, which come every few seconds from every node and rack,
 also as Native blocks built column by column; events, inventory, jobs and dead letters,
 which are few, through clickhouse-connect's own insert.
@@ -12,10 +13,12 @@ which are few, through clickhouse-connect's own insert.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
 
 import clickhouse_connect
@@ -94,8 +97,27 @@ INGEST_READS = ("gpu_minute",)
 # chained from power_rack_1s.
 STREAM_ROLLUPS = ("gpu_minute", "gpu_hour", "power_rack_1s", "gpu_latest_state")
 STREAM_ROLLUPS_VERSION = 14  # the migration from which the writer feeds STREAM_ROLLUPS
+# The rollup inserts of a delivery up to this many raw rows run side by side: at 1 Hz a
+# partition's delivery is one tick (5,000 rows of 20,000 GPUs in 4 partitions; 50,000 of
+# 200,000), 0.65-0.93x the wall time side by side. A backlog's 500,000-row deliveries
+# measured 0.92-1.08x (median) and 7-13 % more on average on 2 shared cores, where each
+# large insert already keeps the cores busy: those stay one after another (docs/benchmarks.md).
+CONCURRENT_ROLLUPS_MAX_ROWS = 100_000
 # Timestamps travel as epoch-ms ints end to end (numpy datetime64 is not accepted).
 set_write_format("DateTime64", "int")
+
+
+class RawInserter(Protocol):
+    """What a rollup insert needs of a connection: clickhouse-connect's `Client.raw_insert`."""
+
+    def raw_insert(
+        self,
+        table: str,
+        column_names: Sequence[str] | None = None,
+        insert_block: Any = None,
+        settings: dict[str, Any] | None = None,
+        fmt: str | None = None,
+    ) -> Any: ...
 
 
 def stream_rollups(frame: GpuFrame) -> list[tuple[str, int, list[rollups.Column]]]:
@@ -145,13 +167,24 @@ def _wrap(make: Any) -> Client:
 class ClickHouseStore:
     """The `Store` for ClickHouse; also runs DDL for `storage.migrations`."""
 
-    def __init__(self, client: Client, dsn: str = "") -> None:
+    def __init__(self, client: Client, dsn: str = "", writers: Callable[[], RawInserter] | None = None) -> None:
+        """`writers` opens the connections the rollup inserts run on side by side, one per
+        rollup table (default: a client of `dsn`, none without a DSN: then they run one after
+        another on `client`)."""
         self.client = client
         self.dsn = dsn
         self._streams_rollups: bool | None = None  # looked up on the first sample insert
         # the rollups this writer inserts (a benchmark leaves one to a view it re-creates)
         self.stream_tables: tuple[str, ...] = STREAM_ROLLUPS
         self._rollup_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollups")
+        # A clickhouse-connect client serializes its calls (chDB: a lock per handle; HTTP: one
+        # session, which the server refuses to share between concurrent queries), so each
+        # concurrent rollup insert gets a connection of its own, opened on first use.
+        self._open_writer = writers if writers is not None else (partial(connect, dsn) if dsn else None)
+        self.concurrent_rollups = True  # False: one after another on `client` (a benchmark's baseline)
+        self._writers: list[RawInserter] = []
+        self._writers_lock = threading.Lock()
+        self._rollup_inserts = ThreadPoolExecutor(max_workers=len(STREAM_ROLLUPS), thread_name_prefix="rollup-insert")
         self.straggler_hours = StragglerHours()  # gpu_straggler_hour (018), computed once an hour is over
 
     @classmethod
@@ -168,20 +201,58 @@ class ClickHouseStore:
         other tokens would store them twice; the batch waits for the store to be fixed.
         The rollups are computed on a second thread while the raw rows go in: chDB releases
         the GIL during an insert and numpy during its sorts and reductions (measured,
-        docs/benchmarks.md).
+        docs/benchmarks.md). Once the raw insert is acknowledged, the rollup inserts run side
+        by side, each on its own connection (`_insert_rollups`; up to CONCURRENT_ROLLUPS_MAX_ROWS
+        raw rows, one after another above); never beside the raw insert,
+        whose refusal splits the batch into parts under other tokens (rollups of the whole
+        batch stored before would then count the parts' rows twice).
         """
         if not len(frame):
             return 0
         rollup_blocks = self._rollup_thread.submit(self._rollup_blocks, frame) if self.streams_rollups() else None
         self._native_insert(SAMPLES_TABLE, frame_column_names(), encode_frame(frame), dedup_token)
-        for table, names, block in rollup_blocks.result() if rollup_blocks else ():
-            try:
-                self._native_insert(table, names, block, f"{dedup_token}:{table}")
-            except StoreRefusedData as exc:
-                message = f"{table} refused the rollup of stored rows (fix the store; the batch waits): {exc}"
-                raise StoreError(message, exc.code) from exc
+        if rollup_blocks is not None:
+            self._insert_rollups(rollup_blocks.result(), dedup_token, side_by_side=len(frame) <= CONCURRENT_ROLLUPS_MAX_ROWS)
         self.straggler_hours.after_insert(self, frame)
         return len(frame)
+
+    def _insert_rollups(self, blocks: list[tuple[str, list[str], list[Buffer]]], dedup_token: str, side_by_side: bool) -> None:
+        """Each rollup block under `<dedup_token>:<table>`, all at once if `side_by_side` and connections can be opened.
+
+        Every insert is waited for before an error is raised, so a retry never overlaps an
+        insert of this attempt; the first failure in table order is raised. The ones that
+        landed are deduplicated by the retry, as when the inserts ran one after another (each
+        table dedups its own token; none depends on another's insert).
+        """
+        writers = self._rollup_writers(len(blocks)) if side_by_side else []
+        if not writers:
+            for table, names, block in blocks:
+                self._insert_rollup(self.client, table, names, block, dedup_token)
+            return
+        futures: list[Future[None]] = [
+            self._rollup_inserts.submit(self._insert_rollup, writer, table, names, block, dedup_token)
+            for writer, (table, names, block) in zip(writers, blocks, strict=True)
+        ]
+        failures = [exc for f in futures if (exc := f.exception()) is not None]
+        if failures:
+            raise failures[0]
+
+    def _insert_rollup(self, writer: RawInserter, table: str, names: list[str], block: list[Buffer], dedup_token: str) -> None:
+        try:
+            self._native_insert(table, names, block, f"{dedup_token}:{table}", writer)
+        except StoreRefusedData as exc:
+            message = f"{table} refused the rollup of stored rows (fix the store; the batch waits): {exc}"
+            raise StoreError(message, exc.code) from exc
+
+    def _rollup_writers(self, count: int) -> list[RawInserter]:
+        """`count` connections for the rollup inserts, one each; none when they run one after another
+        (no way to open them, a single rollup, or `concurrent_rollups` off)."""
+        if self._open_writer is None or count < 2 or not self.concurrent_rollups:
+            return []
+        with self._writers_lock:
+            while len(self._writers) < count:
+                self._writers.append(self._open_writer())
+            return self._writers[:count]
 
     def _rollup_blocks(self, frame: GpuFrame) -> list[tuple[str, list[str], list[Buffer]]]:
         """The Native blocks of `frame`'s rollups that this writer inserts: (table, column names, block)."""
@@ -191,14 +262,16 @@ class ClickHouseStore:
             if table in self.stream_tables
         ]
 
-    def _native_insert(self, table: str, names: list[str], parts: list[Buffer], token: str) -> None:
+    def _native_insert(
+        self, table: str, names: list[str], parts: list[Buffer], token: str, writer: RawInserter | None = None
+    ) -> None:
         # One buffer, each column copied once: chDB's backend writes the block to a file part
         # by part, and every write releases and retakes the GIL, which a busy thread (the
         # demo's agent) then holds for up to the switch interval: hundreds of parts per block
         # made an insert several times slower beside it (measured, docs/benchmarks.md).
         block = [b"".join(parts)]
         settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
-        self._call(self.client.raw_insert, table, names, block, settings=settings, fmt="Native")
+        self._call((writer or self.client).raw_insert, table, names, block, settings=settings, fmt="Native")
 
     def streams_rollups(self) -> bool:
         """Whether this store is at migration 014 or later, where the writer feeds the rollups.
@@ -336,6 +409,11 @@ class ClickHouseStore:
 
     def close(self) -> None:
         self._rollup_thread.shutdown()
+        self._rollup_inserts.shutdown()
+        for writer in self._writers:
+            close = getattr(writer, "close", None)
+            if close is not None:
+                close()
         self.client.close()
 
     @staticmethod

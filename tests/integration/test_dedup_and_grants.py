@@ -17,7 +17,7 @@ from gpufleet.contract.schema import FacilitySample, GpuEvent, GpuInstanceActivi
 from pipeline.ingest import Ingest
 from pipeline.memory import MemoryBroker
 from storage.access import render_users
-from storage.clickhouse import DEDUP_SETTINGS, INGEST_READS, INGEST_REFRESHED, INGEST_TABLES, ClickHouseStore
+from storage.clickhouse import DEDUP_SETTINGS, INGEST_READS, INGEST_REFRESHED, INGEST_TABLES, ClickHouseStore, connect
 from storage.cluster import REPLICATED_DEDUP_WINDOW_S, render
 from storage.migrations import available
 from tests.support.retry_ingest import FAST, ingest_fixed_after_two_retries
@@ -92,9 +92,9 @@ def test_cluster_tables_pin_the_replicated_dedup_window() -> None:
 class Recording:
     """A real clickhouse-connect client that notes which table each insert went to, with which settings."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, inserts: list[tuple[str, dict[str, Any]]] | None = None) -> None:
         self.client = client
-        self.inserts: list[tuple[str, dict[str, Any]]] = []
+        self.inserts: list[tuple[str, dict[str, Any]]] = [] if inserts is None else inserts
 
     def insert(self, table: str, *args: Any, **kwargs: Any) -> Any:
         self.inserts.append((table, kwargs.get("settings") or {}))
@@ -114,7 +114,8 @@ def test_every_insert_pins_dedup_and_the_ingest_grants_are_exactly_its_tables(st
     settings; the tables written are the ones `users.sql` grants the ingest user INSERT on, no
     more, no fewer."""
     recording = Recording(store.client)
-    spied = ClickHouseStore(recording, store.dsn)  # type: ignore[arg-type]
+    # the rollup inserts run on connections of their own: those are recorded too
+    spied = ClickHouseStore(recording, store.dsn, writers=lambda: Recording(connect(store.dsn), recording.inserts))  # type: ignore[arg-type]
     fleet, frame = fleet_tick(16, 5)
     now = int(time.time() * 1000)
     broker = MemoryBroker()

@@ -8,15 +8,20 @@ from __future__ import annotations
 import itertools
 import re
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from clickhouse_connect.driver.exceptions import OperationalError
 
+import storage.clickhouse
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
+from gpufleet.contract.errors import TransientError
 from gpufleet.contract.frame import GpuFrame
-from storage.clickhouse import STREAM_ROLLUPS_VERSION, ClickHouseStore
+from storage.clickhouse import STREAM_ROLLUPS_VERSION, ClickHouseStore, RawInserter, connect
 from storage.migrations import MIGRATIONS_TABLE, Ttls, available, hour_from_minute_sql, migrate
 from tests.support.retry_ingest import ingest_fixed_after_two_retries
 from tests.support.storage_fixtures import make_fleet, new_store
@@ -135,8 +140,8 @@ def counts(store: ClickHouseStore) -> tuple[int, ...]:
 
 @pytest.mark.parametrize("refusal", ["view", "constraint"])
 def test_retry_after_raw_stored_and_a_rollup_failed_stores_every_level_once(chdb_path: Path, refusal: str) -> None:
-    """The raw insert and the minute and hour rollups land; the rack rollup is refused and the
-    latest state is never reached. Refused by a view on power_rack_1s (the real engine's
+    """The raw insert and the minute, hour and latest-state rollups land (side by side, on
+    connections of their own); the rack rollup is refused. Refused by a view on power_rack_1s (the real engine's
     throwIf, so its own part may be written too) or by a table constraint (a data error,
     which for raw rows would mean "isolate them"). Ingest backs off (a refused rollup is a
     store error: the raw rows are in, so nothing is split or dead-lettered), the operator
@@ -168,7 +173,7 @@ def test_retry_after_raw_stored_and_a_rollup_failed_stores_every_level_once(chdb
     assert ingest.stats.dead_letters == 0
     rows = len(frame)
     raw, minute, hour, *_, latest_rows = seen[0]
-    assert (raw, minute, hour, latest_rows) == (rows, rows, rows, 0), "failed between the inserts"
+    assert (raw, minute, hour, latest_rows) == (rows, rows, rows, 64), "the rack rollup failed beside the others"
     assert counts(store) == (rows, rows, rows, rows, rows, rows, 64)
     store.insert_samples(delivery.samples, f"{delivery.token}:samples")  # delivered again after a crash
     assert counts(store) == (rows, rows, rows, rows, rows, rows, 64)
@@ -176,3 +181,80 @@ def test_retry_after_raw_stored_and_a_rollup_failed_stores_every_level_once(chdb
         assert (
             store.query("SELECT count() FROM fragile_t").rows[0][0] == store.query("SELECT count() FROM power_rack_1s").rows[0][0]
         )
+
+
+class Flaky:
+    """A rollup connection whose first insert into `table` fails: before the store sees it, or
+    after the store stored it (the acknowledgement lost), as a dropped connection would."""
+
+    def __init__(self, inner: RawInserter, table: str, lost_ack: bool, failed: list[str]) -> None:
+        self.inner, self.table, self.lost_ack, self.failed = inner, table, lost_ack, failed
+
+    def raw_insert(self, table: str, *args: Any, **kwargs: Any) -> Any:
+        if table == self.table and table not in self.failed:
+            self.failed.append(table)
+            if self.lost_ack:
+                self.inner.raw_insert(table, *args, **kwargs)
+            raise OperationalError(f"connection to the store lost during the insert into {table}")
+        return self.inner.raw_insert(table, *args, **kwargs)
+
+
+def test_concurrent_rollup_inserts_that_fail_are_healed_by_the_retry_every_level_once(chdb_path: Path) -> None:
+    """Two of the four concurrent rollup inserts fail in one attempt: gpu_minute's before it is
+    stored, gpu_latest_state's after (its rows are in, the error says otherwise); the other two
+    land beside them. The attempt raises a retryable error; the retry with the same token
+    inserts gpu_minute, and the dedup tokens skip every level that landed; a third changes nothing."""
+    dsn = f"chdb://{chdb_path}?database=v2_{uuid.uuid4().hex[:10]}"
+    failed: list[str] = []
+    plan = iter([("gpu_minute", False), ("gpu_hour", False), ("power_rack_1s", False), ("gpu_latest_state", True)])
+
+    def writer() -> RawInserter:
+        table, lost_ack = next(plan)
+        return Flaky(connect(dsn), table if table in ("gpu_minute", "gpu_latest_state") else "", lost_ack, failed)
+
+    store = ClickHouseStore(connect(dsn), dsn, writers=writer)
+    migrate(store)
+    _, frames, _, _ = make_fleet(gpus=64, ticks=3)
+    frame = GpuFrame.concat(frames)
+    rows = len(frame)
+    with pytest.raises(TransientError, match="gpu_minute"):  # the first failure in table order
+        store.insert_samples(frame, "flaky")
+    assert sorted(failed) == ["gpu_latest_state", "gpu_minute"]
+    assert counts(store) == (rows, 0, rows, rows, rows, rows, 64), "minute missing, every other level in"
+    store.insert_samples(frame, "flaky")
+    assert counts(store) == (rows, rows, rows, rows, rows, rows, 64)
+    assert store.query("SELECT count() FROM gpu_latest_state").rows[0][0] == 64, "latest state stored once, not twice"
+    store.insert_samples(frame, "flaky")
+    assert counts(store) == (rows, rows, rows, rows, rows, rows, 64)
+    assert (
+        store.query("SELECT count() FROM gpu_minute").rows[0][0]
+        == store.query("SELECT count() FROM (SELECT DISTINCT uuid, minute FROM gpu_minute)").rows[0][0]
+    ), "no minute row stored twice"
+
+
+def test_a_delivery_above_the_limit_inserts_its_rollups_one_after_another(
+    chdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Side by side up to CONCURRENT_ROLLUPS_MAX_ROWS raw rows (no rollup connection is opened
+    for a larger delivery); either way every level is stored once."""
+    monkeypatch.setattr(storage.clickhouse, "CONCURRENT_ROLLUPS_MAX_ROWS", 100)
+    dsn = f"chdb://{chdb_path}?database=v2_{uuid.uuid4().hex[:10]}"
+    opened: list[str] = []
+
+    def writer() -> RawInserter:
+        opened.append(dsn)
+        return connect(dsn)
+
+    store = ClickHouseStore(connect(dsn), dsn, writers=writer)
+    migrate(store)
+    _, frames, _, _ = make_fleet(gpus=64, ticks=3)
+    large = GpuFrame.concat(frames)
+    assert len(large) > 100 >= len(frames[0])
+    store.insert_samples(large, "large")
+    assert opened == []
+    rows = len(large)
+    assert counts(store) == (rows, rows, rows, rows, rows, rows, 64)
+    store.insert_samples(frames[0], "small")
+    assert len(opened) == 4
+    rows += len(frames[0])
+    assert counts(store)[:6] == (rows,) * 6
