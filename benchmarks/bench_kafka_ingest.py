@@ -163,7 +163,9 @@ def cli_env(bootstrap: str) -> dict[str, str]:
     return env
 
 
-def run_command(bootstrap: str, root: str, idle_s: float, interval_s: float = 0.25) -> tuple[float, int, float, float]:
+def run_command(
+    bootstrap: str, root: str, idle_s: float, interval_s: float = 0.25, extra: tuple[str, ...] = ()
+) -> tuple[float, int, float, float]:
     """`gpufleet ingest` (fresh group and chDB path) on the topic as it is, until it exits idle.
 
     Its stats line every `interval_s` is read as it is written: the drain runs from the last
@@ -173,7 +175,7 @@ def run_command(bootstrap: str, root: str, idle_s: float, interval_s: float = 0.
     Returns (drain seconds, rows stored, whole run in wall seconds, the command's CPU seconds).
     """
     ns = time.time_ns()
-    args = ["ingest", "--store", f"chdb://{root}/cli-{ns}", "--group", f"cli-{ns}", "--exit-when-idle", str(idle_s)]
+    args = ["ingest", "--store", f"chdb://{root}/cli-{ns}", "--group", f"cli-{ns}", "--exit-when-idle", str(idle_s), *extra]
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gpufleet", *args, "--stats-interval", str(interval_s)],
@@ -365,11 +367,14 @@ def run(brokers: int, args: argparse.Namespace, store: ClickHouseStore, messages
             f"raw insert (chDB, Native block)  {insert:>12,.0f} rows/s   (same blocks, table without views: {plain:,.0f} rows/s)"
         )
         rows = sum(len(f) for f in frames)
-        drain_s, stored, wall_s, cpu_s = run_command(bootstrap, root, args.idle)
-        command = stored / max(drain_s, 1e-9)
-        print(f"`gpufleet ingest` drains topic   {command:>12,.0f} rows/s   ({stored:,} of {rows:,} rows in {drain_s:.1f} s;"
-              f" run {wall_s:.1f} s and {cpu_s:.1f} CPU-s with start-up and {args.idle:g} s idle;"
-              f" vs raw fetch {command / fetch:.0%}; load {os.getloadavg()[0]:.1f})")  # fmt: skip
+        # The command as it runs, then as the serial loop (`--no-write-thread`), alternating twice.
+        for extra in ((), ("--no-write-thread",), (), ("--no-write-thread",)):
+            drain_s, stored, wall_s, cpu_s = run_command(bootstrap, root, args.idle, extra=extra)
+            command = stored / max(drain_s, 1e-9)
+            name = "`gpufleet ingest` " + (" ".join(extra) or "(write thread)")
+            print(f"{name:<43} drains topic {command:>10,.0f} rows/s   ({stored:,} of {rows:,} rows in {drain_s:.1f} s;"
+                  f" run {wall_s:.1f} s and {cpu_s:.1f} CPU-s with start-up and {args.idle:g} s idle;"
+                  f" vs raw fetch {command / fetch:.0%}; load {os.getloadavg()[0]:.1f})")  # fmt: skip
         serial = 1 / (1 / fetch + 1 / rates["streamed"] + 1 / insert)
         print(f"in process Subscription + Ingest, each on a fresh topic (serial sum of the parts: {serial:,.0f} rows/s):")
         for name, (overlap, config) in LOOPS.items():

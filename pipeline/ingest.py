@@ -165,7 +165,8 @@ class Ingest:
 
     def _step_overlapped(self, timeout_s: float) -> Delivery | None:
         if self._writing is None:
-            first, self._ahead = self._ahead or self.subscription.poll(timeout_s), None
+            ahead, self._ahead = self._ahead, None  # polled during a write whose retry a rebalance ended
+            first = ahead if ahead is not None and self._owned(ahead) else self.subscription.poll(timeout_s)
             if first is None:
                 return None
             self._start_write(first)

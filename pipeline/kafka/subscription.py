@@ -103,8 +103,9 @@ class KafkaSubscription:
         self._draining = False
         self._revoke_hook: Callable[[float], None] | None = None
         self._revoking = False  # inside that hook: on kafka-python's IO thread
-        # The hook blocks the IO thread, heartbeats included: stay well inside the session.
-        self._revoke_wait_s = self.config.session_timeout_ms / 1000 * 0.6
+        # The hook blocks the IO thread, heartbeats included: the last one may be a heartbeat
+        # interval old, so stay a second interval inside the session.
+        self._revoke_wait_s = max(0.5, (self.config.session_timeout_ms - 2 * self.config.heartbeat_interval_ms) / 1000)
         self._consumer.subscribe(list(topics.INGESTED), listener=_Listener(self))
 
     # ---- Subscription -----------------------------------------------------------------
@@ -132,6 +133,11 @@ class KafkaSubscription:
             self.stats.revoked_deliveries += 1
             log.warning("not committing a revoked partition", extra={"tp": str(pos.tp), "first": pos.first, "last": pos.last})
             return
+        if self._revoking and (pos.refused or delivery.store_refused):
+            # Sending dead letters can block for the producer's timeouts, on the IO thread that
+            # keeps this member's session: the next owner repeats the range instead (same token).
+            self.stats.revoked_deliveries += 1
+            return
         del self._inflight[pos.tp]
         try:
             letters = [dead_letter(record, reason, pos.topic_id) for record, reason in pos.refused]
@@ -144,9 +150,9 @@ class KafkaSubscription:
                 # broker answers a connection's requests in order, so it is stored before the next
                 # owner asks for the committed offset; if refused, that owner repeats the range.
                 self._consumer.commit_async(offsets, callback=self._committed_before_revoke)
-                self.stats.commits_before_revoke += 1
-            else:
-                self._consumer.commit(offsets, timeout_ms=_KAFKA_CALL_MS)
+                self.stats.commits_before_revoke += 1  # a refusal is counted in commit_failures
+                return
+            self._consumer.commit(offsets, timeout_ms=_KAFKA_CALL_MS)
         except CommitFailedError:
             self.stats.commit_failures += 1  # the partition moved to another member, which repeats the range
             log.warning("offset commit refused after a rebalance", extra={"tp": str(pos.tp), "last": pos.last})
@@ -445,7 +451,9 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
                 sub._revoke_hook(sub._revoke_wait_s)
             finally:
                 sub._revoking = False
-        self._forget(revoked)
+                self._forget(revoked)
+        else:
+            self._forget(revoked)
 
     def _forget(self, revoked: Any) -> None:
         for tp in revoked:

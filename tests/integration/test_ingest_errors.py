@@ -70,6 +70,62 @@ def test_the_write_thread_stores_every_delivery_once_and_in_order(store: ClickHo
     rollups_hold_each_row_once(store)
 
 
+def test_a_delivery_polled_ahead_is_dropped_when_a_rebalance_during_the_retry_moved_its_partition(
+    store: ClickHouseStore,
+) -> None:
+    """`overlap=True`: delivery A's write fails while B is polled ahead; during A's retry a
+    rebalance (here: `keepalive`) moves both partitions to another member. Ingest gives A up and
+    must not write B either: the new owner writes both ranges. The deliveries after them land."""
+    from gpufleet.contract.errors import TransientError
+
+    polled: list[str] = []
+    written: list[str] = []
+    moved: set[str] = set()
+
+    class Moving(MemoryBroker):
+        def poll(self, timeout_s: float) -> Delivery | None:
+            delivery = super().poll(timeout_s)
+            if delivery is not None:
+                polled.append(delivery.token)
+            return delivery
+
+        def owns(self, delivery: Delivery) -> bool:
+            return delivery.token not in moved
+
+        def keepalive(self, timeout_s: float) -> None:  # the rebalance, while ingest backs off
+            moved.update(polled[:2])
+            time.sleep(min(timeout_s, 0.01))
+
+    class FailsFirst:
+        def __init__(self, inner: ClickHouseStore) -> None:
+            self.inner = inner
+
+        def insert_samples(self, frame: GpuFrame, dedup_token: str) -> int:
+            written.append(dedup_token)
+            if len(written) == 1:  # A: fails once B has been polled ahead
+                deadline = time.monotonic() + 10
+                while len(polled) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                raise TransientError("store busy (test)")
+            return self.inner.insert_samples(frame, dedup_token)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+    broker = Moving(max_batch_rows=64)  # one frame per delivery
+    now_ms = int(time.time()) * 1000
+    for i in range(4):
+        broker.publish_samples(tick(gpus=64, seed=40 + i, start_ms=now_ms - (30 - i) * 1000))
+    ingest = Ingest(broker, FailsFirst(store), FAST, overlap=True)  # type: ignore[arg-type]
+    stats = ingest.run(until_idle_s=0.5)
+    ingest.close()
+    first, ahead = polled[0], polled[1]
+    assert f"{ahead}:samples" not in written, "the delivery polled ahead was written after its partition moved"
+    assert written.count(f"{first}:samples") == 1, "the moved delivery was retried"
+    assert stats.rows == 2 * 64 == count(store, "SELECT count() FROM gpu_samples")
+    rollups_hold_each_row_once(store)
+
+
 def test_more_partitions_than_one_insert_may_touch_are_stored_by_splitting(store: ClickHouseStore) -> None:
     """101 node messages on 101 different days (a node whose clock jumped, inside a long TTL)
     and 20 valid ones behind them: ClickHouse refuses the block (Code 252, "Too many
