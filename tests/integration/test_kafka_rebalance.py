@@ -48,19 +48,26 @@ def _count(store: ClickHouseStore) -> tuple[int, int]:
     return int(rows), int(distinct)
 
 
-def test_revoked_in_flight_range_is_neither_stored_nor_committed_by_its_old_owner(
-    kafka1: KafkaCluster, store: ClickHouseStore, other_store: ClickHouseStore
-) -> None:
-    messages = _valid_messages(gpus=64, ticks=25)  # 200 messages, 1,600 rows
+def _two_members_on_partition_0(kafka1: KafkaCluster, group: str) -> Callable[[str], KafkaSubscription]:
+    """200 node messages (1,600 rows) on samples partition 0; returns a maker of group members
+    (static instance id, 50-message batches)."""
     producer = KafkaProducer(bootstrap_servers=kafka1.bootstrap, acks="all", linger_ms=5)
-    for key, value in messages:
+    for key, value in _valid_messages(gpus=64, ticks=25):
         producer.send(topics.SAMPLES, key=key, value=value, partition=0)
     producer.flush(timeout=30)
     producer.close()
 
     def member(instance: str) -> KafkaSubscription:
-        config = SubscriptionConfig(group="rebalance", max_batch_messages=50, max_wait_s=0.2, instance_id=instance)
+        config = SubscriptionConfig(group=group, max_batch_messages=50, max_wait_s=0.2, instance_id=instance)
         return KafkaSubscription(kafka_settings(), kafka1.bootstrap, config)
+
+    return member
+
+
+def test_revoked_in_flight_range_is_neither_stored_nor_committed_by_its_old_owner(
+    kafka1: KafkaCluster, store: ClickHouseStore, other_store: ClickHouseStore
+) -> None:
+    member = _two_members_on_partition_0(kafka1, "rebalance")
 
     old_store = FailingStore(store)
     old_store.failing.set()
@@ -142,16 +149,7 @@ def test_a_write_in_flight_when_a_rebalance_begins_is_finished_and_committed_bef
     in flight when a second member joins. The rebalance starts in one of the first member's
     polls; before partition 0 goes, that write is finished and its offset committed, so the new
     owner starts at 50: each row is in exactly one of the two stores, none re-formed."""
-    messages = _valid_messages(gpus=64, ticks=25)  # 200 messages, 1,600 rows
-    producer = KafkaProducer(bootstrap_servers=kafka1.bootstrap, acks="all", linger_ms=5)
-    for key, value in messages:
-        producer.send(topics.SAMPLES, key=key, value=value, partition=0)
-    producer.flush(timeout=30)
-    producer.close()
-
-    def member(instance: str) -> KafkaSubscription:
-        config = SubscriptionConfig(group="revoke-in-flight", max_batch_messages=50, max_wait_s=0.2, instance_id=instance)
-        return KafkaSubscription(kafka_settings(), kafka1.bootstrap, config)
+    member = _two_members_on_partition_0(kafka1, "revoke-in-flight")
 
     held = HeldStore(store)
     old = member("m-2")  # sorts second: loses partition 0 once m-1 joins

@@ -146,7 +146,10 @@ def test_windows_with_and_without_a_whole_hour_answer_like_raw_rows(
 
     got = [tuple(r.values()) for r in named(store, "hottest_gpus", {**window, "limit": HOURS_GPUS})]
     raw = [tuple(r) for r in store.query(RAW_HOTTEST, {**window, "limit": HOURS_GPUS}).rows]
-    assert [(r[3], *r[4:]) for r in got] == raw and len(raw) >= HOURS_GPUS - 1
+    # How many GPUs report in a short window depends on where the clock hour falls in the
+    # scenario (a silent node, a lost GPU: 8 of 16 were seen in a 30-minute window); the
+    # equality is the check, and the window must not be empty.
+    assert [(r[3], *r[4:]) for r in got] == raw and raw
     throttled = named(store, "throttled_gpus", {**window, "min_s": 0, "limit": 1000})
     cols = ("uuid", "thermal_s", "power_brake_s", "power_cap_s", "hw_slowdown_s", "peak_gpu_temp_c", "lowest_sm_clock_mhz")
     assert sorted(tuple(r[c] for c in cols) for r in throttled) == [tuple(r) for r in store.query(RAW_THROTTLED, window).rows]
