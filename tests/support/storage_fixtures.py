@@ -23,6 +23,20 @@ from storage.migrations import available, migrate
 # Batches of 25 ticks cross minute boundaries, so rollup states from several inserts merge.
 # Seed 1 places a checkpoint inside the three minutes (jobs checkpoint every 2-10 min).
 GPUS, TICKS, BATCH = 512, 180, 25
+HOUR_S = 3600
+
+
+def start_into_hour_ms(span_s: int, phase_s: int = 1200) -> int:
+    """The latest start `phase_s` past a clock hour whose `span_s` ends before now, in epoch ms.
+
+    A scenario's faults fall at fixed shares of its run, so where the clock hours fall in it
+    decides what a window of whole or partial hours holds; a start at a fixed minute of the
+    hour makes that the same on every run (a start at now - span made it depend on the minute
+    the suite reached the test)."""
+    start_s = int(time.time()) // HOUR_S * HOUR_S + phase_s
+    while start_s + span_s > time.time():
+        start_s -= HOUR_S
+    return start_s * 1000
 
 
 @dataclass
