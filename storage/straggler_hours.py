@@ -6,8 +6,8 @@ whole rack's minute: no insert block holds one (a block is some nodes' ticks), s
 view nor the columnar rollups can compute it. After each sample insert the writer runs one
 `INSERT ... SELECT` over gpu_minute per hour that the insert closed or touched late:
 
-- the hours the frame touched that end before its newest sample (the frame crossed them),
-- the hours it touched that this writer computed before (its rows came late),
+- the hours the frame holds rows in that end before its newest sample (the frame crossed them),
+- the hours it holds rows in that this writer computed before (its rows came late),
 - the hour before the frame's oldest, once (a frame that opens a new hour holds none of the
   old one, and another writer may have written that hour's last rows).
 
@@ -25,6 +25,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from gpufleet.contract.frame import GpuFrame
 from storage.sqlfiles import resolve
@@ -82,12 +85,18 @@ def refresh(store: _Store, hours_s: Iterable[int]) -> None:
         store.command(REFRESH_SQL, {"hour_s": hour_s})
 
 
-def due(first_ms: int, last_ms: int, done: set[int]) -> list[int]:
-    """The hours (epoch s) to compute after an insert of samples from `first_ms` to `last_ms`,
-    given the hours this writer computed before (`done`)."""
-    first_h, last_h = first_ms // 1000 // HOUR_S * HOUR_S, last_ms // 1000 // HOUR_S * HOUR_S
-    touched = range(first_h, last_h + HOUR_S, HOUR_S)
-    hours = {h for h in touched if h < last_h or h in done}
+def due(ts_ms: npt.NDArray[np.int64], done: set[int]) -> list[int]:
+    """The hours (epoch s) to compute after an insert of samples at `ts_ms`, given the hours
+    this writer computed before (`done`).
+
+    Only hours that hold rows of the insert: an hour between them gained nothing. A frame
+    whose rows span months (a node with a broken clock, the window opened wide) is one
+    query per hour it holds rows in, not one per hour of its span (2,424 for 101 days: 150 s
+    on 2 cores, measured).
+    """
+    held = np.unique(ts_ms // 1000 // HOUR_S * HOUR_S)
+    first_h, last_h = int(held[0]), int(held[-1])
+    hours = {int(h) for h in held if h < last_h or h in done}
     if first_h - HOUR_S not in done:
         hours.add(first_h - HOUR_S)
     return sorted(hours)
@@ -103,8 +112,7 @@ class StragglerHours:
     def after_insert(self, store: _Store, frame: GpuFrame) -> None:
         if not len(frame) or not self._has_table(store):
             return
-        first_ms, last_ms = int(frame.ts_ms.min()), int(frame.ts_ms.max())
-        hours = due(first_ms, last_ms, self.done)
+        hours = due(frame.ts_ms, self.done)
         try:
             refresh(store, hours)
         except Exception as exc:  # a user without the grants: the query computes those hours itself

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from collectors.synthetic.fleet import SyntheticFleet
@@ -114,7 +116,14 @@ def test_late_rows_from_another_writer_and_a_retry_count_once(hours: Hours) -> N
 
 def test_which_hours_a_writer_computes_after_an_insert() -> None:
     h = 100 * HOUR_S
-    assert due(h * 1000 + 5_000, h * 1000 + 9_000, {h - HOUR_S}) == []  # inside an open hour
-    assert due(h * 1000 - 2_000, h * 1000 + 1_000, {h - 2 * HOUR_S}) == [h - HOUR_S]  # crossed into a new one
-    assert due(h * 1000 + 5_000, h * 1000 + 9_000, set()) == [h - HOUR_S]  # a new writer: the hour before, once
-    assert due(h * 1000 + 5_000, h * 1000 + 9_000, {h - HOUR_S, h}) == [h]  # late rows for an hour it computed
+
+    def at(*ts_ms: int) -> npt.NDArray[np.int64]:
+        return np.array(ts_ms, dtype=np.int64)
+
+    assert due(at(h * 1000 + 5_000, h * 1000 + 9_000), {h - HOUR_S}) == []  # inside an open hour
+    assert due(at(h * 1000 - 2_000, h * 1000 + 1_000), {h - 2 * HOUR_S}) == [h - HOUR_S]  # crossed into a new one
+    assert due(at(h * 1000 + 5_000, h * 1000 + 9_000), set()) == [h - HOUR_S]  # a new writer: the hour before, once
+    assert due(at(h * 1000 + 5_000, h * 1000 + 9_000), {h - HOUR_S, h}) == [h]  # late rows for an hour it computed
+    day_ms = 86_400_000
+    spread = at(h * 1000, h * 1000 + day_ms, h * 1000 + 2 * day_ms)  # a broken clock: rows a day apart
+    assert due(spread, {h - HOUR_S}) == [h, h + 86_400]  # the hours holding rows, not the 48 between
