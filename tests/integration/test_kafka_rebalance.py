@@ -48,6 +48,19 @@ def _count(store: ClickHouseStore) -> tuple[int, int]:
     return int(rows), int(distinct)
 
 
+def _stop(workers: list[threading.Thread], ingests: list[Ingest], subscriptions: list[KafkaSubscription]) -> None:
+    """Stop every ingest, wait for its thread, then close it (an overlapped one finishes its
+    write) and its subscription (leaving the group)."""
+    for ingest in ingests:
+        ingest.stop()
+    for worker in workers:
+        worker.join(timeout=30)
+    for ingest in ingests:
+        ingest.close()
+    for sub in subscriptions:
+        sub.close()
+
+
 def _two_members_on_partition_0(kafka1: KafkaCluster, group: str) -> Callable[[str], KafkaSubscription]:
     """200 node messages (1,600 rows) on samples partition 0; returns a maker of group members
     (static instance id, 50-message batches)."""
@@ -88,12 +101,7 @@ def test_revoked_in_flight_range_is_neither_stored_nor_committed_by_its_old_owne
         old_store.failing.clear()  # the old owner's store is back: it must not write or commit partition 0 now
         time.sleep(3)
     finally:
-        old_ingest.stop()
-        new_ingest.stop()
-        for w in workers:
-            w.join(timeout=30)
-        old.close()
-        new.close()
+        _stop(workers, [old_ingest, new_ingest], [old, new])
     assert new.stats.ranges_repeated >= 1, "the new owner did not re-form the range recorded by the old one"
     assert committed(kafka1.bootstrap, "rebalance", topics.SAMPLES, 4)[0] == 200, "committed offset moved backwards"
     assert _count(store) == (0, 0), "the old owner stored a range it no longer owned"
@@ -166,14 +174,7 @@ def test_a_write_in_flight_when_a_rebalance_begins_is_finished_and_committed_bef
         assert _wait_until(lambda: len(_keys(other_store)) >= 1200, 90, 0.2), (new.stats, old.stats)
         assert _wait_until(lambda: committed(kafka1.bootstrap, "revoke-in-flight", topics.SAMPLES, 4)[0] == 200, 30)
     finally:
-        old_ingest.stop()
-        new_ingest.stop()
-        for w in workers:
-            w.join(timeout=30)
-        old_ingest.close()
-        new_ingest.close()
-        old.close()
-        new.close()
+        _stop(workers, [old_ingest, new_ingest], [old, new])
     assert watched.hook_calls_while_held == 1, "the rebalance did not reach the first member's revoke hook during its write"
     assert old.stats.commits_before_revoke == 1 and old.stats.revoked_deliveries == 0, old.stats
     assert new.stats.ranges_repeated == 0, "the new owner re-formed a range the old one had stored"
