@@ -1,7 +1,7 @@
 """Kafka → ClickHouse ingest rate, beside its parts measured on the same messages in the same run.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_kafka_ingest.py [--gpus 24000] [--ticks 10] [--nominal-gpus 20000]
-        [--seconds 20] [--idle 3] [--brokers 1 3]
+        [--seconds 20] [--idle 3] [--brokers 1 3] [--freshness-partitions 4 ...] [--freshness-only]
 
 For each `--brokers` size, starts its own Apache Kafka cluster (the jars `make services`
 fetched; KRaft nodes on free loopback ports: tests/support/kafka_cluster.py): one broker
@@ -24,7 +24,8 @@ idempotence. Its own chDB path. Per cluster:
 7. freshness: `gpufleet emit` (a subprocess) at `--nominal-gpus` GPUs at 1 Hz for `--seconds`
    into an `Ingest` here, tuned and threaded as the command; after each committed delivery a
    query of the store says which rows became visible, and each row's lag is (first query that
-   saw it − its sample timestamp): p50/p99.
+   saw it − its sample timestamp): p50/p99. Once per `--freshness-partitions` count, each on
+   topics laid out with that many sample partitions (default 4); `--freshness-only` skips 1-6.
 
 The brokers share the machine's cores with the producer, ingest and everything else here;
 ratios against the raw rates measured in the same run are the stable part.
@@ -354,45 +355,60 @@ def run(brokers: int, args: argparse.Namespace, store: ClickHouseStore, messages
         reset(cluster, SETTINGS)
         print(f"--- Apache Kafka, {brokers} broker(s), RF {SETTINGS.replication_factor}, "
               f"min.insync.replicas {SETTINGS.min_insync_replicas}, acks=all")  # fmt: skip
-        print(f"produce (kafka-python, lz4)      {produce(bootstrap, messages):>12,.0f} msg/s")
-        fetch_msgs, values = raw_fetch(bootstrap, len(messages))
-        fetch = fetch_msgs * 8
-        print(f"raw fetch (kafka-python)         {fetch_msgs:>12,.0f} msg/s = {fetch:>10,.0f} rows/s")
-        rates, frames = decode_rates(values)
-        print(f"decode alone, streamed columns   {rates['streamed']:>12,.0f} rows/CPU-s "
-              f"(issue 4's tuple table: {rates['table']:,.0f}, x{rates['streamed'] / rates['table']:.2f}; "
-              f"pydantic per message: {rates['pydantic']:,.0f}; Arrow read_json parse alone: {rates['arrow']:,.0f})")  # fmt: skip
-        insert, plain = raw_insert(store, frames)
-        print(
-            f"raw insert (chDB, Native block)  {insert:>12,.0f} rows/s   (same blocks, table without views: {plain:,.0f} rows/s)"
-        )
-        rows = sum(len(f) for f in frames)
-        # The command as it runs, then as the serial loop (`--no-write-thread`), alternating twice.
-        for extra in ((), ("--no-write-thread",), (), ("--no-write-thread",)):
-            drain_s, stored, wall_s, cpu_s = run_command(bootstrap, root, args.idle, extra=extra)
-            command = stored / max(drain_s, 1e-9)
-            name = "`gpufleet ingest` " + (" ".join(extra) or "(write thread)")
-            print(f"{name:<43} drains topic {command:>10,.0f} rows/s   ({stored:,} of {rows:,} rows in {drain_s:.1f} s;"
-                  f" run {wall_s:.1f} s and {cpu_s:.1f} CPU-s with start-up and {args.idle:g} s idle;"
-                  f" vs raw fetch {command / fetch:.0%}; load {os.getloadavg()[0]:.1f})")  # fmt: skip
-        serial = 1 / (1 / fetch + 1 / rates["streamed"] + 1 / insert)
-        print(f"in process Subscription + Ingest, each on a fresh topic (serial sum of the parts: {serial:,.0f} rows/s):")
-        for name, (overlap, config) in LOOPS.items():
-            e2e, parts = end_to_end(cluster, store, messages, rows, overlap, config)
-            print(f"  {name:<52} {e2e:>10,.0f} rows/s  ({parts['cpu_per_m']:.1f} CPU-s per M rows in this process;"
-                  f" insert {parts['insert_share']:.0%} of the time, {parts['deliveries']:.0f} deliveries;"
-                  f" vs raw fetch {e2e / fetch:.0%}; load {os.getloadavg()[0]:.1f})")  # fmt: skip
-        reset(cluster, SETTINGS)  # empty topics: the freshness group must not start on the backlog above
-        p50, p99, worst, deliveries = freshness(bootstrap, store, args.nominal_gpus, args.seconds)
-        print(f"freshness at {args.nominal_gpus:,} GPUs x 1 Hz: p50 {p50:.2f} s, p99 {p99:.2f} s, max {worst:.2f} s"
-              f" ({deliveries} deliveries in {args.seconds} s; load {os.getloadavg()[0]:.1f})")  # fmt: skip
+        if not args.freshness_only:
+            drain(cluster, args, store, messages, root)
+        for partitions in args.freshness_partitions:
+            # empty topics (the freshness group must not start on a backlog), laid out for this run
+            SETTINGS = SETTINGS.model_copy(update={"samples_partitions": partitions})
+            reset(cluster, SETTINGS)
+            p50, p99, worst, deliveries = freshness(bootstrap, store, args.nominal_gpus, args.seconds)
+            print(f"freshness at {args.nominal_gpus:,} GPUs x 1 Hz, {partitions} sample partition(s): p50 {p50:.2f} s,"
+                  f" p99 {p99:.2f} s, max {worst:.2f} s ({deliveries} deliveries in {args.seconds} s;"
+                  f" load {os.getloadavg()[0]:.1f})")  # fmt: skip
     finally:
         cluster.close()
+
+
+def drain(
+    cluster: KafkaCluster, args: argparse.Namespace, store: ClickHouseStore, messages: list[tuple[bytes, bytes]], root: str
+) -> None:
+    """The stages and the command on a pre-filled samples topic."""
+    bootstrap = cluster.bootstrap
+    print(f"produce (kafka-python, lz4)      {produce(bootstrap, messages):>12,.0f} msg/s")
+    fetch_msgs, values = raw_fetch(bootstrap, len(messages))
+    fetch = fetch_msgs * 8
+    print(f"raw fetch (kafka-python)         {fetch_msgs:>12,.0f} msg/s = {fetch:>10,.0f} rows/s")
+    rates, frames = decode_rates(values)
+    print(f"decode alone, streamed columns   {rates['streamed']:>12,.0f} rows/CPU-s "
+          f"(issue 4's tuple table: {rates['table']:,.0f}, x{rates['streamed'] / rates['table']:.2f}; "
+          f"pydantic per message: {rates['pydantic']:,.0f}; Arrow read_json parse alone: {rates['arrow']:,.0f})")  # fmt: skip
+    insert, plain = raw_insert(store, frames)
+    print(f"raw insert (chDB, Native block)  {insert:>12,.0f} rows/s   (same blocks, table without views: {plain:,.0f} rows/s)")
+    rows = sum(len(f) for f in frames)
+    # The command as it runs, then as the serial loop (`--no-write-thread`), alternating twice.
+    for extra in ((), ("--no-write-thread",), (), ("--no-write-thread",)):
+        drain_s, stored, wall_s, cpu_s = run_command(bootstrap, root, args.idle, extra=extra)
+        command = stored / max(drain_s, 1e-9)
+        name = "`gpufleet ingest` " + (" ".join(extra) or "(write thread)")
+        print(f"{name:<43} drains topic {command:>10,.0f} rows/s   ({stored:,} of {rows:,} rows in {drain_s:.1f} s;"
+              f" run {wall_s:.1f} s and {cpu_s:.1f} CPU-s with start-up and {args.idle:g} s idle;"
+              f" vs raw fetch {command / fetch:.0%}; load {os.getloadavg()[0]:.1f})")  # fmt: skip
+    serial = 1 / (1 / fetch + 1 / rates["streamed"] + 1 / insert)
+    print(f"in process Subscription + Ingest, each on a fresh topic (serial sum of the parts: {serial:,.0f} rows/s):")
+    for name, (overlap, config) in LOOPS.items():
+        e2e, parts = end_to_end(cluster, store, messages, rows, overlap, config)
+        print(f"  {name:<52} {e2e:>10,.0f} rows/s  ({parts['cpu_per_m']:.1f} CPU-s per M rows in this process;"
+              f" insert {parts['insert_share']:.0%} of the time, {parts['deliveries']:.0f} deliveries;"
+              f" vs raw fetch {e2e / fetch:.0%}; load {os.getloadavg()[0]:.1f})")  # fmt: skip
 
 
 def main() -> None:
     parser = flags(__doc__, gpus=24_000, ticks=10, nominal_gpus=20_000, seconds=20, idle=3.0)
     parser.add_argument("--brokers", type=int, nargs="+", default=[1, 3], help="cluster sizes to run on (default: 1 3)")
+    parser.add_argument(
+        "--freshness-partitions", type=int, nargs="+", default=[4], help="sample partitions of each freshness run (default: 4)"
+    )
+    parser.add_argument("--freshness-only", action="store_true", help="skip the drain stages and the command")
     args = parser.parse_args()
     import crc32c  # noqa: F401  (kafka-python is 16x slower without it: pipeline-libraries.md §8)
 
