@@ -9,7 +9,10 @@ on stderr and returns the error's exit code (2 for bad input or configuration).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
+import io
+import signal
 import sys
 from collections.abc import Sequence
 from typing import cast
@@ -48,7 +51,22 @@ def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
     return parser
 
 
+def dump_stacks_on_sigusr1() -> bool:
+    """`kill -USR1 <pid>` writes every thread's stack to stderr and the process carries on:
+    how to see where a running collector or ingest is waiting (a broker call, a store
+    insert) without stopping it. False where the platform has no SIGUSR1 or stderr is not a
+    file (`main` called in a process that captured it, as a test runner does)."""
+    if not hasattr(signal, "SIGUSR1"):
+        return False
+    try:
+        faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
+    except (AttributeError, ValueError, io.UnsupportedOperation):  # no file descriptor behind sys.stderr
+        return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    dump_stacks_on_sigusr1()
     commands = _commands()
     args = build_parser(commands).parse_args(argv)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from gpufleet.contract.schema import GpuProcesses, NodeSample
 from storage.datadir import lock_data_dir
 from tests.support.cli import run_cli
+from tests.support.kafka_helpers import gpufleet
 
 
 def assert_one_line_error(proc: object, *needles: str) -> None:
@@ -63,6 +65,24 @@ def test_collect_once_prints_one_node_sample_and_its_processes() -> None:
     assert all(g.sm_active_pct is not None and g.recovery_action == 0 for g in sample.gpus)
     processes = GpuProcesses.model_validate_json(lines[1])
     assert processes.node == "node-00012" and processes.gpus == list(range(8))
+
+
+def test_a_running_command_writes_every_threads_stack_on_sigusr1_and_carries_on(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    args = ("--gpus", "64", "--duration", "10", "--data-dir", str(data_dir), "--no-report", "--format", "json")
+    proc = gpufleet("demo", *args, env={}, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while not (data_dir / "store").exists() and time.monotonic() < deadline:  # main() runs: the store is open
+            assert proc.popen.poll() is None, proc.stderr()
+            time.sleep(0.1)
+        stacks = proc.stacks(wait_s=10)
+        assert "most recent call first" in stacks, stacks
+        assert "gpufleet" in stacks and 'File "' in stacks, stacks  # its own frames, not just the interpreter's
+        assert proc.wait(120) == 0, proc.stderr()  # it went on and finished the demo
+        assert json.loads(proc.stdout())["totals"]["ticks"] >= 5
+    finally:
+        proc.popen.kill()
 
 
 def test_collect_unknown_source() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,18 +71,33 @@ class Members:
             )
 
         dead = sum(len(stored_keys(s)) for s, p in zip(self.stores, self.procs, strict=True) if p not in running)
-        assert _wait_until(lambda: stored() + dead >= expected_rows, timeout_s, 0.5), (
-            stored(),
-            dead,
-            expected_rows,
-            [p.stderr()[-1500:] for p in running],
-        )
+        if not _wait_until(lambda: stored() + dead >= expected_rows, timeout_s, 0.5):
+            totals = f"{stored()} stored by the running members + {dead} by the dead of {expected_rows}"
+            pytest.fail(f"{totals}\n{self.report(running)}")
         time.sleep(3)
         for p in running:
             p.popen.send_signal(signal.SIGTERM)
         for p in running:
             assert p.wait(60) == 0, p.stderr()[-3000:]
         return [key for store in self.stores for key in stored_keys(store)]
+
+    def report(self, running: list[Proc]) -> str:
+        """Per running member: its own counters and gauges, the end of its log and where each of
+        its threads is (SIGUSR1), for a member that stopped making progress (pytest.fail keeps
+        the text whole where an assertion's repr would be cut)."""
+        parts = []
+        for port, proc in zip(self.ports, self.procs, strict=True):
+            if proc not in running:
+                continue
+            try:
+                text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+            except OSError as exc:
+                text = f"(metrics unreadable: {exc})"
+            own = "\n".join(line for line in text.splitlines() if line.startswith("gpufleet_") and "_bucket{" not in line)
+            log_tail = proc.stderr()[-1500:]
+            stacks = proc.stacks()
+            parts.append(f"--- member on port {port}\n{own}\n--- its log, last lines\n{log_tail}\n--- its threads\n{stacks}")
+        return "\n".join(parts)
 
     def kill(self) -> None:
         for p in self.procs:

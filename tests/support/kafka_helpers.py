@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -185,6 +186,20 @@ class Proc:
 
     def stderr(self) -> str:
         return self.err.read_text()
+
+    def stacks(self, wait_s: float = 1.0) -> str:
+        """Every thread's stack, as the running process writes it on SIGUSR1 (`gpufleet` registers
+        faulthandler for it): where a process that stopped making progress is waiting. Empty if
+        it has exited or wrote nothing within `wait_s`."""
+        if self.popen.poll() is not None:
+            return ""
+        before = len(self.stderr())
+        self.popen.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline and len(self.stderr()) == before:
+            time.sleep(0.05)
+        time.sleep(0.2)  # the dump is written thread by thread
+        return self.stderr()[before:]
 
 
 def gpufleet(*args: str, env: dict[str, str], cwd: Path) -> Proc:
