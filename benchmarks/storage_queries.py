@@ -123,6 +123,28 @@ def timed(store: ClickHouseStore, sql: str, params: dict[str, Any], repeats: int
     return statistics.median(times), rows
 
 
+def timed_pair(
+    store: ClickHouseStore, first: str, second: str, params: dict[str, Any], repeats: int
+) -> tuple[tuple[float, list[tuple[Any, ...]]], tuple[float, list[tuple[Any, ...]]]]:
+    """`timed` for two texts, their calls alternating (first, second, first, ...): timed one after
+    the other, the text timed first paid for the caches the second then found warm (3-8 ms of
+    20-30 on the same text, measured)."""
+    times: dict[str, list[float]] = {first: [], second: []}
+    cpu: dict[str, list[float]] = {first: [], second: []}
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    for _ in range(repeats):
+        for sql in (first, second):
+            t, c = time.perf_counter(), time.process_time()
+            rows[sql] = store.query(sql, params).rows
+            times[sql].append(time.perf_counter() - t)
+            cpu[sql].append(time.process_time() - c)
+        if max(times[first][-1], times[second][-1]) > SLOW_S:
+            break
+    for sql in (first, second):
+        CPU_S[sql] = statistics.median(cpu[sql])
+    return (statistics.median(times[first]), rows[first]), (statistics.median(times[second]), rows[second])
+
+
 def main() -> None:
     args = flags(__doc__, gpus=512, hours=24.0, repeats=5, raw_minutes=0).parse_args()
     t = time.perf_counter()
@@ -163,9 +185,10 @@ def main() -> None:
         named = queries.get(name)
         bound = {k: v for k, v in params.items() if k in dict(named.params)}
         full_bound = named.bind(bound | full)
-        fast_s, fast = timed(store, named.sql(full_bound), full_bound, args.repeats)
+        (fast_s, fast), (before_text_s, before_rows) = timed_pair(
+            store, named.sql(full_bound), previous(name, BEFORE_REV), full_bound, args.repeats
+        )
         fast_cpu_s = CPU_S[named.sql(full_bound)]
-        before_text_s, before_rows = timed(store, previous(name, BEFORE_REV), full_bound, args.repeats)
         if scale != 1:  # the named query again over the real minutes, for the answer check
             raw_bound = named.bind(bound | raw_window)
             _, fast = timed(store, named.sql(raw_bound), raw_bound, 1)
