@@ -110,39 +110,29 @@ CPU_S: dict[str, float] = {}  # the median CPU time of the process per call of t
 
 
 def timed(store: ClickHouseStore, sql: str, params: dict[str, Any], repeats: int) -> tuple[float, list[tuple[Any, ...]]]:
-    rows: list[tuple[Any, ...]] = []
-    times, cpu = [], []
-    for _ in range(repeats):
-        t, c = time.perf_counter(), time.process_time()
-        rows = store.query(sql, params).rows
-        times.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
-        if times[-1] > SLOW_S:  # one run of a slow query says enough, and repeats cost minutes
-            break
-    CPU_S[sql] = statistics.median(cpu)
-    return statistics.median(times), rows
+    return timed_in_turn(store, [sql], params, repeats)[0]
 
 
-def timed_pair(
-    store: ClickHouseStore, first: str, second: str, params: dict[str, Any], repeats: int
-) -> tuple[tuple[float, list[tuple[Any, ...]]], tuple[float, list[tuple[Any, ...]]]]:
-    """`timed` for two texts, their calls alternating (first, second, first, ...): timed one after
-    the other, the text timed first paid for the caches the second then found warm (3-8 ms of
-    20-30 on the same text, measured)."""
-    times: dict[str, list[float]] = {first: [], second: []}
-    cpu: dict[str, list[float]] = {first: [], second: []}
-    rows: dict[str, list[tuple[Any, ...]]] = {}
+def timed_in_turn(
+    store: ClickHouseStore, texts: list[str], params: dict[str, Any], repeats: int
+) -> list[tuple[float, list[tuple[Any, ...]]]]:
+    """Median wall time and the rows of each text, their calls in turn (a, b, a, b, ...): timed
+    one after the other, the text timed first paid for the caches the next then found warm
+    (3-8 ms of 20-30 on the same text, measured)."""
+    times: list[list[float]] = [[] for _ in texts]
+    cpu: list[list[float]] = [[] for _ in texts]
+    rows: list[list[tuple[Any, ...]]] = [[] for _ in texts]
     for _ in range(repeats):
-        for sql in (first, second):
+        for i, sql in enumerate(texts):
             t, c = time.perf_counter(), time.process_time()
-            rows[sql] = store.query(sql, params).rows
-            times[sql].append(time.perf_counter() - t)
-            cpu[sql].append(time.process_time() - c)
-        if max(times[first][-1], times[second][-1]) > SLOW_S:
+            rows[i] = store.query(sql, params).rows
+            times[i].append(time.perf_counter() - t)
+            cpu[i].append(time.process_time() - c)
+        if max(spent[-1] for spent in times) > SLOW_S:  # one run of a slow query says enough, and repeats cost minutes
             break
-    for sql in (first, second):
-        CPU_S[sql] = statistics.median(cpu[sql])
-    return (statistics.median(times[first]), rows[first]), (statistics.median(times[second]), rows[second])
+    for i, sql in enumerate(texts):
+        CPU_S[sql] = statistics.median(cpu[i])
+    return [(statistics.median(spent), got) for spent, got in zip(times, rows, strict=True)]
 
 
 def main() -> None:
@@ -185,8 +175,8 @@ def main() -> None:
         named = queries.get(name)
         bound = {k: v for k, v in params.items() if k in dict(named.params)}
         full_bound = named.bind(bound | full)
-        (fast_s, fast), (before_text_s, before_rows) = timed_pair(
-            store, named.sql(full_bound), previous(name, BEFORE_REV), full_bound, args.repeats
+        (fast_s, fast), (before_text_s, before_rows) = timed_in_turn(
+            store, [named.sql(full_bound), previous(name, BEFORE_REV)], full_bound, args.repeats
         )
         fast_cpu_s = CPU_S[named.sql(full_bound)]
         if scale != 1:  # the named query again over the real minutes, for the answer check
