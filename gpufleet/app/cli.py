@@ -14,7 +14,7 @@ import importlib
 import io
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from gpufleet.app.commands import COMMAND_MODULES
@@ -61,6 +61,36 @@ def dump_stacks_on_sigusr1() -> bool:
     try:
         faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
     except (AttributeError, ValueError, io.UnsupportedOperation):  # no file descriptor behind sys.stderr
+        return False
+    return True
+
+
+def also_on_sigusr1(callback: Callable[[], None]) -> bool:
+    """After the stacks, `kill -USR1` also runs `callback` on the main thread (a long-running
+    command's own state: ingest's partitions). faulthandler writes the stacks from the signal
+    itself, so they come even while the main thread is stuck in a C call; the callback runs
+    once the main thread next runs Python. False where the stacks cannot be written (no
+    SIGUSR1, not the main thread, stderr not a file); the callback then runs alone if it could
+    be installed."""
+    if not hasattr(signal, "SIGUSR1"):
+        return False
+
+    def handler(_signum: int, _frame: object) -> None:
+        try:
+            callback()
+        except Exception as exc:  # raised here it would surface in whatever the main thread was doing
+            print(f"gpufleet: SIGUSR1 state dump failed: {exc!r}", file=sys.stderr)
+
+    # unregister first: it puts back the handler faulthandler found, which would undo ours
+    faulthandler.unregister(signal.SIGUSR1)
+    try:
+        signal.signal(signal.SIGUSR1, handler)
+    except ValueError:  # not the main thread
+        dump_stacks_on_sigusr1()
+        return False
+    try:
+        faulthandler.register(signal.SIGUSR1, all_threads=True, chain=True)
+    except (AttributeError, ValueError, io.UnsupportedOperation):  # no file behind sys.stderr: the callback alone
         return False
     return True
 

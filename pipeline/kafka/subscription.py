@@ -37,7 +37,7 @@ from pipeline.kafka.batches import PartitionBatch
 from pipeline.kafka.config import SubscriptionConfig, SubscriptionStats, client_config
 from pipeline.kafka.deadletters import DeadLetterSender, dead_letter, refused_letter, store_letter
 from pipeline.kafka.decoder import Refused, decode_models, decode_samples
-from pipeline.kafka.workarounds import unpark
+from pipeline.kafka.workarounds import fetch_state, unpark
 from pipeline.transport import Delivery
 
 __all__ = ["KafkaSubscription", "SubscriptionConfig", "SubscriptionStats"]
@@ -194,6 +194,25 @@ class KafkaSubscription:
     def gathered_messages(self) -> int:
         """Messages fetched and held in batches not yet delivered (the memory ingest holds)."""
         return sum(len(b.records) for b in list(self._batches.values()))  # read from the metrics thread
+
+    def state(self) -> dict[str, Any]:
+        """Where every partition stands, for `kill -USR1` (`gpufleet ingest` logs it beside the
+        stacks): assigned, paused, in flight (the range written and not committed), gathered;
+        and kafka-python's own view of whether it fetches each one (`workarounds.fetch_state`).
+        An assigned partition that is neither in flight nor fetchable is not being read."""
+
+        def name(tp: Any) -> str:
+            return f"{tp.topic}/{tp.partition}"
+
+        return {
+            "assigned": sorted(name(tp) for tp in self._consumer.assignment()),
+            "paused": sorted(name(tp) for tp in self._consumer.paused()),
+            "in_flight": {name(tp): [p.first, p.last] for tp, p in list(self._inflight.items())},
+            "gathered": {name(tp): [len(b.records), b.end_offset] for tp, b in list(self._batches.items())},
+            "journal_unread": sorted(name(tp) for tp in self._fresh),
+            "revoking": self._revoking,
+            "kafka_python": fetch_state(self._consumer),
+        }
 
     def keepalive(self, timeout_s: float) -> None:
         """Stay in the group while the store is down: fetch nothing, answer the coordinator."""

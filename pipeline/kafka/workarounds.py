@@ -6,6 +6,8 @@ defensively (`getattr`), so a release that renames it makes the workaround a no-
 
 from __future__ import annotations
 
+from typing import Any
+
 from kafka import KafkaConsumer
 
 
@@ -21,3 +23,40 @@ def unpark(consumer: KafkaConsumer) -> None:
     in_line = getattr(fetcher, "_next_partition_records", None)
     if in_line is not None and not in_line:
         fetcher._next_partition_records = None  # type: ignore[union-attr]
+
+
+def fetch_state(consumer: KafkaConsumer) -> dict[str, Any]:
+    """What kafka-python 3.0 (3.0.12) holds that decides whether a partition is fetched, for the
+    state dump (`KafkaSubscription.state`): per assigned partition its position and the flags
+    `is_fetchable` reads, and which partitions have fetched data parked or in line (a partition
+    with any is not fetched again until that data is returned)."""
+    subscriptions = getattr(consumer, "_subscription", None)
+    fetcher = getattr(consumer, "_fetcher", None)
+    partitions: dict[str, Any] = {}
+    for tp, s in list(getattr(subscriptions, "assignment", {}).items()):
+        position = getattr(s, "_position", None)
+        partitions[f"{tp.topic}/{tp.partition}"] = {
+            "position": getattr(position, "offset", None),
+            "paused": getattr(s, "paused", None),
+            "pending_revocation": getattr(s, "_pending_revocation", None),
+            "awaiting_validation": getattr(s, "_awaiting_validation", None),
+            "awaiting_reset": getattr(s, "reset_strategy", None) is not None,
+            "fetchable": s.is_fetchable() if hasattr(s, "is_fetchable") else None,
+        }
+    in_line = getattr(fetcher, "_next_partition_records", None)
+
+    def names(tps: Any) -> list[str]:
+        return sorted(f"{tp.topic}/{tp.partition}" for tp in tps)
+
+    coordinator = getattr(consumer, "_coordinator", None)
+    return {
+        "partitions": partitions,
+        "parked_fetches": names(getattr(fetcher, "_paused_completed_fetches", {})),
+        "parked_records": names(getattr(fetcher, "_paused_partition_records", {})),
+        "completed_fetches": names(f.topic_partition for f in list(getattr(fetcher, "_completed_fetches", []))),
+        "in_line": None if in_line is None else {"partition": str(getattr(in_line, "topic_partition", "")), "empty": not in_line},
+        "group_state": str(getattr(coordinator, "state", None)),
+        "generation": str(getattr(coordinator, "_generation", None)),
+        "rejoin_needed": getattr(coordinator, "rejoin_needed", None),
+        "coordinator_id": getattr(coordinator, "coordinator_id", None),
+    }

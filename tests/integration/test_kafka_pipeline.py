@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaAdminClient
 
@@ -194,6 +195,11 @@ def test_sigterm_writes_gathered_batches_commits_and_exits_zero(kafka1: KafkaClu
             float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("gpufleet_ingest_gathered_messages")
         )
     assert gathered == 40, "ingest did not gather the messages"
+    state = _state_on_sigusr1(ingest)  # where each partition stands, and the process carries on
+    samples = {name: held for name, held in state["gathered"].items() if name.startswith(topics.SAMPLES)}
+    assert sum(records for records, _end in samples.values()) == 40 and not state["in_flight"], state
+    assert set(samples) <= set(state["assigned"]) and set(state["assigned"]) <= set(state["kafka_python"]["partitions"])
+    assert all(not p["pending_revocation"] for p in state["kafka_python"]["partitions"].values()), state
     ingest.popen.send_signal(signal.SIGTERM)
     assert ingest.wait(30) == 0, ingest.stderr()
     keys = stored_keys(tmp_path / "data")
@@ -203,6 +209,20 @@ def test_sigterm_writes_gathered_batches_commits_and_exits_zero(kafka1: KafkaClu
         ends[r.partition] = max(ends.get(r.partition, 0), r.offset + 1)
     offsets = committed(kafka1.bootstrap, "term", topics.SAMPLES, 4)
     assert {p: o for p, o in offsets.items() if p in ends} == ends
+
+
+def _state_on_sigusr1(proc: Proc, timeout_s: float = 10.0) -> dict[str, Any]:
+    """The "consumer state" line `gpufleet ingest` logs after its stacks on SIGUSR1."""
+    before = len(proc.stderr())
+    proc.popen.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in proc.stderr()[before:].splitlines():
+            if line.startswith("{") and json.loads(line).get("msg") == "consumer state":
+                state: dict[str, Any] = json.loads(line)["state"]
+                return state
+        time.sleep(0.1)
+    raise AssertionError(f"no consumer state logged on SIGUSR1: {proc.stderr()[before:][-2000:]}")
 
 
 def test_two_ingest_processes_in_one_group_share_without_duplicates(kafka1: KafkaCluster, tmp_path: Path) -> None:

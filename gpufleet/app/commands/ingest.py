@@ -6,6 +6,7 @@ SIGTERM or SIGINT: stop polling, write and commit what was gathered, exit 0.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 from gpufleet.app.commands.common import add_kafka_flag, add_service_flags, add_store_flag, positive_float, positive_int
 from gpufleet.contract.errors import ConfigError
 from gpufleet.contract.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,6 +76,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     def _stop(_signum: int, _frame: Any) -> None:
         service.stop()
 
+    from gpufleet.app.cli import also_on_sigusr1
+
+    also_on_sigusr1(lambda: log.warning("consumer state", extra={"state": subscription.state()}))
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
