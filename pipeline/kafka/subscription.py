@@ -114,6 +114,7 @@ class KafkaSubscription:
         batch_tp = self._ready()
         if batch_tp is None and not self._draining:  # shutting down: deliver what is held, fetch nothing new
             self._resume_open()
+            unpark(self._consumer)
             try:
                 records = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=self.config.max_batch_messages)
             except KafkaError as exc:  # kafka-python retries inside poll, but a broker restart can still surface here
@@ -271,7 +272,6 @@ class KafkaSubscription:
         reopen = [tp for tp in paused if tp not in self._inflight and tp not in full and (not crowded or self._must_complete(tp))]
         if reopen:
             self._consumer.resume(*reopen)
-            unpark(self._consumer)
 
     def _crowded(self) -> bool:
         """Whether the batches gathered hold `max_gathered_bytes` or more (read often: a sum over partitions)."""
