@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
@@ -77,41 +78,45 @@ def _park_one(bootstrap: str, consumer: KafkaConsumer, both: list[TopicPartition
     return other, parked, order.count(parked)
 
 
-def test_a_partition_parked_before_a_rebalance_is_read_again_only_with_unpark(kafka1: KafkaCluster) -> None:
+@pytest.fixture
+def parked(kafka1: KafkaCluster) -> Iterator[tuple[KafkaConsumer, TopicPartition, TopicPartition, int]]:
+    """A consumer assigned both partitions of a new topic, one of them parked: (consumer,
+    the other partition, the parked one, records taken from it)."""
     topic = _topic_with_two_filled_partitions(kafka1.bootstrap)
     consumer = _consumer(kafka1.bootstrap)
     try:
         both = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
         consumer.assign(both)
-        first, second, taken = _park_one(kafka1.bootstrap, consumer, both)
-        # A rebalance that takes the partition away and gives it back: a fresh state, not paused.
-        consumer.assign([first])
-        consumer.assign(both)
-        consumer.seek(second, taken)
-        state = fetch_state(consumer)["partitions"][f"{topic}/{second.partition}"]
-        assert state["fetchable"] and not state["paused"], state
-
-        without = _poll_for(consumer, 3.0)
-        assert second.partition not in without, (
-            "kafka-python now returns a partition parked before a rebalance by itself: "
-            f"unpark's second case may no longer be needed ({without})"
-        )
-        with_unpark = _poll_for(consumer, 5.0, before=lambda: unpark(consumer))
-        assert with_unpark.get(second.partition) == MESSAGES - taken, with_unpark
-        assert not fetch_state(consumer)["parked_records"], fetch_state(consumer)
+        yield (consumer, *_park_one(kafka1.bootstrap, consumer, both))
     finally:
         consumer.close()
 
 
-def test_unpark_drops_what_is_parked_for_partitions_no_longer_assigned(kafka1: KafkaCluster) -> None:
-    topic = _topic_with_two_filled_partitions(kafka1.bootstrap)
-    consumer = _consumer(kafka1.bootstrap)
-    try:
-        both = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
-        consumer.assign(both)
-        first, _parked, _taken = _park_one(kafka1.bootstrap, consumer, both)
-        consumer.assign([first])  # the parked partition moved to another member
-        unpark(consumer)
-        assert fetch_state(consumer)["parked_records"] == [], fetch_state(consumer)
-    finally:
-        consumer.close()
+def test_a_partition_parked_before_a_rebalance_is_read_again_only_with_unpark(
+    parked: tuple[KafkaConsumer, TopicPartition, TopicPartition, int],
+) -> None:
+    consumer, first, second, taken = parked
+    # A rebalance that takes the partition away and gives it back: a fresh state, not paused.
+    consumer.assign([first])
+    consumer.assign([first, second])
+    consumer.seek(second, taken)
+    state = fetch_state(consumer)["partitions"][f"{second.topic}/{second.partition}"]
+    assert state["fetchable"] and not state["paused"], state
+
+    without = _poll_for(consumer, 3.0)
+    assert second.partition not in without, (
+        "kafka-python now returns a partition parked before a rebalance by itself: "
+        f"unpark's second case may no longer be needed ({without})"
+    )
+    with_unpark = _poll_for(consumer, 5.0, before=lambda: unpark(consumer))
+    assert with_unpark.get(second.partition) == MESSAGES - taken, with_unpark
+    assert not fetch_state(consumer)["parked_records"], fetch_state(consumer)
+
+
+def test_unpark_drops_what_is_parked_for_partitions_no_longer_assigned(
+    parked: tuple[KafkaConsumer, TopicPartition, TopicPartition, int],
+) -> None:
+    consumer, first, _second, _taken = parked
+    consumer.assign([first])  # the parked partition moved to another member
+    unpark(consumer)
+    assert fetch_state(consumer)["parked_records"] == [], fetch_state(consumer)
