@@ -1,7 +1,8 @@
 """Kafka → ClickHouse ingest rate, beside its parts measured on the same messages in the same run.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_kafka_ingest.py [--gpus 24000] [--ticks 10] [--nominal-gpus 20000]
-        [--seconds 20] [--idle 3] [--brokers 1 3] [--freshness-partitions 4 ...] [--freshness-only]
+        [--seconds 20] [--idle 3] [--brokers 1 3] [--freshness-partitions 4 ...] [--freshness-producer emit paced ...]
+        [--freshness-only]
 
 For each `--brokers` size, starts its own Apache Kafka cluster (the jars `make services`
 fetched; KRaft nodes on free loopback ports: tests/support/kafka_cluster.py): one broker
@@ -26,6 +27,9 @@ idempotence. Its own chDB path. Per cluster:
    query of the store says which rows became visible, and each row's lag is (first query that
    saw it − its sample timestamp): p50/p99. Once per `--freshness-partitions` count, each on
    topics laid out with that many sample partitions (default 4); `--freshness-only` skips 1-6.
+   `--freshness-producer emit paced ...` runs each in turn: `paced` records first what emit
+   would send and publishes it at the sample times through gpufleet's transport
+   (`paced_producer.py`), leaving the fleet's sampling and encoding off this machine.
 
 The brokers share the machine's cores with the producer, ingest and everything else here;
 ratios against the raw rates measured in the same run are the stable part.
@@ -36,6 +40,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
+import resource
 import subprocess
 import sys
 import tempfile
@@ -49,6 +55,8 @@ import numpy as np
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from storage_fleet import flags
 
+from collectors.agent import Agent
+from collectors.base import SourceConfig, create_source
 from collectors.synthetic.fleet import SyntheticFleet
 from collectors.synthetic.scenario import load_scenario
 from gpufleet.contract.frame import GpuFrame, frame_from_node_samples, node_samples_from_frame
@@ -57,6 +65,7 @@ from gpufleet.contract.settings import KafkaSettings
 from pipeline.ingest import Ingest
 from pipeline.kafka import topics
 from pipeline.kafka.decoder import decode_samples
+from pipeline.kafka.producer import KafkaTransport
 from pipeline.kafka.service import ServiceOptions
 from pipeline.kafka.subscription import KafkaSubscription, SubscriptionConfig
 from storage.base import Store
@@ -296,36 +305,120 @@ class LockedStore:
         return locked
 
 
-def freshness(bootstrap: str, store: ClickHouseStore, gpus: int, seconds: int) -> tuple[float, float, float, int]:
-    """`gpufleet emit` (its own process, as a fleet's collectors are) publishes `gpus` GPUs at
-    1 Hz for `seconds`; `Ingest` here, tuned and threaded as `gpufleet ingest` is, stores them,
-    and a query after each committed delivery says which rows became visible."""
+class RecordingTransport(KafkaTransport):
+    """`KafkaTransport` that keeps what it would send, one entry per tick (a tick starts with
+    its samples); it never connects."""
+
+    def __init__(self, bootstrap: str) -> None:
+        super().__init__(SETTINGS, bootstrap)
+        self.ticks: list[list[Any]] = [[]]  # the first entry: what comes before the first tick (inventory)
+
+    def publish_samples(self, frame: GpuFrame) -> None:
+        self.ticks.append([])
+        super().publish_samples(frame)
+
+    def _enqueue(self, messages: list[Any]) -> None:
+        self.ticks[-1].extend(messages)
+
+
+def record_emit(bootstrap: str, gpus: int, seconds: int, start_ms: int) -> list[tuple[int, list[Any]]]:
+    """What `gpufleet emit --gpus G --interval 1 --duration S` publishes from `start_ms`, message
+    for message (its defaults: seed 0, scenario none), each tick to be sent at its sample time."""
+    source = create_source(SourceConfig(kind="synthetic", gpus=gpus, start_ms=start_ms, interval_s=1.0, run_s=seconds))
+    recorder = RecordingTransport(bootstrap)
+    Agent(source, recorder, 1.0, speed=0).run(seconds, start_ms)
+    recorder.close()
+    return [(start_ms + max(0, i - 1) * 1000, messages) for i, messages in enumerate(recorder.ticks)]
+
+
+def paced_producer(bootstrap: str, gpus: int, seconds: int, root: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`paced_producer.py` with a recording of `emit` that starts once the recording is done."""
+    started = time.perf_counter()
+    record_emit(bootstrap, min(gpus, 2000), 2, int(time.time() * 1000))
+    per_tick_s = (time.perf_counter() - started) / 2 * gpus / min(gpus, 2000)
+    start_ms = int((time.time() + per_tick_s * seconds * 1.5 + 5) * 1000)
+    path = Path(root) / "paced.pickle"
+    path.write_bytes(pickle.dumps(record_emit(bootstrap, gpus, seconds, start_ms)))
+    if time.time() * 1000 > start_ms - 1000:
+        raise SystemExit("recording the fleet took longer than planned; the paced run would start late")
+    script = Path(__file__).with_name("paced_producer.py")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, str(script), bootstrap, str(path)], env=env, stdout=subprocess.PIPE)
+    return proc, start_ms
+
+
+def emit_producer(bootstrap: str, gpus: int, seconds: int) -> tuple[subprocess.Popen[bytes], int]:
+    start_ms = int(time.time() * 1000)  # emit's clock starts after the group join, as a running fleet's would
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gpufleet", "emit", "--gpus", str(gpus), "--interval", "1", "--duration", str(seconds)],
+        env={**os.environ, **cli_env(bootstrap)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    return proc, start_ms
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """user + system CPU of running processes (the brokers), from /proc."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def freshness(
+    cluster: KafkaCluster, store: ClickHouseStore, gpus: int, seconds: int, producer: str, root: str
+) -> dict[str, float]:
+    """A producer in its own process (as a fleet's collectors are) publishes `gpus` GPUs at 1 Hz
+    for `seconds`: `gpufleet emit`, or (`paced`) a recording of what emit sends, handed to
+    gpufleet's transport at each sample time. `Ingest` here, tuned and threaded as `gpufleet
+    ingest` is, stores them, and a query after each committed delivery says which rows became
+    visible. Also: the CPU seconds of this process (ingest and the query), the producer and the
+    brokers over the run."""
+    bootstrap = cluster.bootstrap
     sub = KafkaSubscription(SETTINGS, bootstrap, SubscriptionConfig(group=f"fresh-{time.time_ns()}"))
     locked = LockedStore(store)
     ingest = Ingest(sub, cast(Store, locked), overlap=ServiceOptions().overlap)
     while not sub.assigned:
         ingest.step(0.5)
-    start_ms = int(time.time() * 1000)  # emit's clock starts after the group join, as a running fleet's would
-    emit = subprocess.Popen(
-        [sys.executable, "-m", "gpufleet", "emit", "--gpus", str(gpus), "--interval", "1", "--duration", str(seconds)],
-        env={**os.environ, **cli_env(bootstrap)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    if producer == "paced":
+        proc, start_ms = paced_producer(bootstrap, gpus, seconds, root)
+    else:
+        proc, start_ms = emit_producer(bootstrap, gpus, seconds)
+    brokers = [n.proc.pid for n in cluster.nodes if n.proc is not None]
+    while time.time() * 1000 < start_ms:
+        ingest.step(0.1)
+    ingest_cpu, brokers_cpu, before = time.process_time(), cpu_seconds(brokers), resource.getrusage(resource.RUSAGE_CHILDREN)
     seen: dict[int, int] = {}  # sample ts_ms -> rows of it visible so far
     lags: list[np.ndarray] = []
     quiet = 0
-    while emit.poll() is None or quiet < 4 or sub.gathered_messages or ingest.busy:
+    while proc.poll() is None or quiet < 4 or sub.gathered_messages or ingest.busy:
         delivery = ingest.step(0.5)
         if delivery is not None and len(delivery.samples):
             lags.append(visible_lags(locked, start_ms, seen))
-        quiet = 0 if delivery is not None or emit.poll() is None else quiet + 1
+        quiet = 0 if delivery is not None or proc.poll() is None else quiet + 1
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = {
+        "ingest_cpu_s": time.process_time() - ingest_cpu,
+        "brokers_cpu_s": cpu_seconds(brokers) - brokers_cpu,
+        "producer_cpu_s": children.ru_utime + children.ru_stime - before.ru_utime - before.ru_stime,
+    }
     ingest.close()
     sub.close()
-    if emit.returncode != 0:
-        raise SystemExit(f"gpufleet emit exited {emit.returncode}")
+    out = proc.stdout.read() if proc.stdout else b""
+    if proc.returncode != 0:
+        raise SystemExit(f"the {producer} producer exited {proc.returncode}")
+    summary = json.loads(out.decode().strip().splitlines()[-1])
     lag = np.concatenate(lags) if lags else np.zeros(1)
-    return float(np.percentile(lag, 50)), float(np.percentile(lag, 99)), float(lag.max()), ingest.stats.deliveries
+    return result | {
+        "p50": float(np.percentile(lag, 50)),
+        "p99": float(np.percentile(lag, 99)),
+        "max": float(lag.max()),
+        "rows": float(len(lag)),
+        "deliveries": float(ingest.stats.deliveries),
+        "dropped": float(summary.get("dropped_messages", 0)),
+    }
 
 
 def visible_lags(store: Any, start_ms: int, seen: dict[int, int]) -> np.ndarray:
@@ -351,7 +444,6 @@ def run(brokers: int, args: argparse.Namespace, store: ClickHouseStore, messages
     cluster = KafkaCluster(Path(root) / f"kafka-{brokers}", brokers)
     try:
         cluster.start()
-        bootstrap = cluster.bootstrap
         reset(cluster, SETTINGS)
         print(f"--- Apache Kafka, {brokers} broker(s), RF {SETTINGS.replication_factor}, "
               f"min.insync.replicas {SETTINGS.min_insync_replicas}, acks=all")  # fmt: skip
@@ -360,11 +452,14 @@ def run(brokers: int, args: argparse.Namespace, store: ClickHouseStore, messages
         for partitions in args.freshness_partitions:
             # empty topics (the freshness group must not start on a backlog), laid out for this run
             SETTINGS = SETTINGS.model_copy(update={"samples_partitions": partitions})
-            reset(cluster, SETTINGS)
-            p50, p99, worst, deliveries = freshness(bootstrap, store, args.nominal_gpus, args.seconds)
-            print(f"freshness at {args.nominal_gpus:,} GPUs x 1 Hz, {partitions} sample partition(s): p50 {p50:.2f} s,"
-                  f" p99 {p99:.2f} s, max {worst:.2f} s ({deliveries} deliveries in {args.seconds} s;"
-                  f" load {os.getloadavg()[0]:.1f})")  # fmt: skip
+            for producer in args.freshness_producer:
+                reset(cluster, SETTINGS)
+                f = freshness(cluster, store, args.nominal_gpus, args.seconds, producer, root)
+                print(f"freshness at {args.nominal_gpus:,} GPUs x 1 Hz, {partitions} sample partition(s), {producer} producer:"
+                      f" p50 {f['p50']:.2f} s, p99 {f['p99']:.2f} s, max {f['max']:.2f} s ({f['rows']:,.0f} rows,"
+                      f" {f['deliveries']:.0f} deliveries in {args.seconds} s; CPU-s: ingest {f['ingest_cpu_s']:.1f},"
+                      f" producer {f['producer_cpu_s']:.1f}, brokers {f['brokers_cpu_s']:.1f};"
+                      f" load {os.getloadavg()[0]:.1f})")  # fmt: skip
     finally:
         cluster.close()
 
@@ -407,6 +502,14 @@ def main() -> None:
     parser.add_argument("--brokers", type=int, nargs="+", default=[1, 3], help="cluster sizes to run on (default: 1 3)")
     parser.add_argument(
         "--freshness-partitions", type=int, nargs="+", default=[4], help="sample partitions of each freshness run (default: 4)"
+    )
+    parser.add_argument(
+        "--freshness-producer",
+        nargs="+",
+        choices=["emit", "paced"],
+        default=["emit"],
+        help="who publishes in each freshness run: `gpufleet emit`, or `paced` (emit's messages recorded first,"
+        " sent at their sample times: the fleet's sampling and encoding off this machine) (default: emit)",
     )
     parser.add_argument("--freshness-only", action="store_true", help="skip the drain stages and the command")
     args = parser.parse_args()
