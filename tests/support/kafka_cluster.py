@@ -61,6 +61,7 @@ class KafkaNode:
         self.controller_port = free_port()
         self.dir = root / f"node-{node_id}"
         self.data = self.dir / "data"
+        self.config_path = self.dir / "server.properties"
         self.log_path = self.dir / "kafka.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -108,7 +109,7 @@ class KafkaNode:
             "log.cleaner.threads": 1,
             "num.recovery.threads.per.data.dir": 1,
         }
-        (self.dir / "server.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        self.config_path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.dir / "log4j2.properties").write_text(_LOG4J2)
 
     def _java(self, main: str, *args: str) -> list[str]:
@@ -118,7 +119,7 @@ class KafkaNode:
     def format(self, cluster_id: str) -> subprocess.Popen[bytes]:
         with self.log_path.open("ab") as log:
             return subprocess.Popen(
-                self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.dir / "server.properties")),
+                self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(self.config_path)),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -126,9 +127,7 @@ class KafkaNode:
     def start(self) -> None:
         assert not self.running, f"node {self.node_id} is running"
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                self._java("kafka.Kafka", str(self.dir / "server.properties")), stdout=log, stderr=subprocess.STDOUT
-            )
+            self.proc = subprocess.Popen(self._java("kafka.Kafka", str(self.config_path)), stdout=log, stderr=subprocess.STDOUT)
 
     def kill(self) -> None:
         """SIGKILL: the crash case (what was not fsynced is recovered from the replicas)."""
@@ -148,6 +147,16 @@ class KafkaNode:
         self.proc = None
 
 
+def random_cluster_id() -> str:
+    """A KRaft cluster id as Kafka's `Uuid.randomUuid` makes one: 22 URL-safe base64 characters,
+    never starting with "-" (1 in 64 uuid4s would, and StorageTool's argument parser then reads
+    `-t -…` as a missing value: a CI run's fixture failed on "No readable meta.properties")."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class KafkaCluster:
     """`size` combined nodes, every one a controller voter; `bootstrap` lists all of them."""
 
@@ -158,12 +167,13 @@ class KafkaCluster:
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
         for node in self.nodes:
             node.write_config(voters, size)
-        self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        self.cluster_id = random_cluster_id()
 
     def start(self, timeout_s: float = 120.0) -> None:
         formats = [n.format(self.cluster_id) for n in self.nodes]  # in parallel: a JVM each
         for node, proc in zip(self.nodes, formats, strict=True):
-            if proc.wait(timeout=120) != 0:
+            # StorageTool can print its usage and still exit 0: the formatted directory is the proof
+            if proc.wait(timeout=120) != 0 or not any(node.dir.rglob("meta.properties")):
                 pytest.fail(f"kafka storage format failed for node {node.node_id}; see {node.log_path}")
         for node in self.nodes:
             node.start()
